@@ -1,0 +1,36 @@
+"""The `sparsec` command line: one sub-command per module in ``commands/``.
+
+Every command turns bad input into a one-line ``error: ...`` on stderr and a
+non-zero exit; a traceback means a bug in sparsec.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="sparsec",
+    help="An ahead-of-time compiler for sparse transformer inference on CPUs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each module defines `register(app)`; listed in the order `--help` shows them.
+COMMAND_MODULES: list[str] = []
+
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"sparsec.commands.{name}").register(app)
+
+
+def main() -> None:
+    _register_commands()
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""CLI sub-commands of `sparsec`, one module each, each with `register(app)`."""

@@ -1,0 +1,1 @@
+"""Dialects: one file each (builtin, func, sparsec)."""

@@ -1,0 +1,527 @@
+"""The `sparsec` dialect: the tensor ops a traced BERT-family model needs.
+
+Every op is declared as data (see ``ir/opdef.py``) with its shape inference;
+semantics are given by the reference interpreter (``ir/interpreter.py``).
+Conventions follow PyTorch: ``linear`` keeps the weight in ``[out, in]``
+layout, binary ops broadcast like numpy, axes are non-negative.
+
+    %w = "sparsec.constant"() <{value = dense_resource<fc.weight> : tensor<4x8xf32>}> : () -> tensor<4x8xf32>
+    %y = "sparsec.linear"(%x, %w) : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..attributes import (
+    BoolAttr,
+    DenseArrayAttr,
+    DenseElementsAttr,
+    DenseResourceAttr,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
+)
+from ..core import Operation
+from ..opdef import (
+    COMMUTATIVE,
+    CONSTANT_LIKE,
+    ELEMENTWISE,
+    PURE,
+    VerifyError,
+    define,
+    prop,
+    tensor_type,
+)
+from ..types import TensorType, Type, i1, is_integer
+
+# -- shape helpers -----------------------------------------------------------
+
+
+def broadcast_shapes(*shapes: Sequence[int | None]) -> tuple[int | None, ...]:
+    """Numpy broadcasting of static or dynamic shapes."""
+    rank = max(len(s) for s in shapes)
+    out: list[int | None] = []
+    for dims in zip(*[(1,) * (rank - len(s)) + tuple(s) for s in shapes], strict=True):
+        sizes = {d for d in dims if d != 1}
+        if None in sizes:
+            out.append(None)
+        elif len(sizes) > 1:
+            raise VerifyError(f"shapes {' and '.join(map(_fmt_shape, shapes))} do not broadcast")
+        else:
+            out.append(sizes.pop() if sizes else 1)
+    return tuple(out)
+
+
+def _fmt_shape(shape: Sequence[int | None]) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _ints(op: Operation, name: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in op.properties[name])
+
+
+def _int(op: Operation, name: str) -> int:
+    return int(op.properties[name].value)
+
+
+def _axis(op: Operation, rank: int, name: str = "axis") -> int:
+    axis = _int(op, name)
+    if not 0 <= axis < rank:
+        raise VerifyError(f"{name} {axis} is out of range for rank {rank}")
+    return axis
+
+
+def _same_element_type(types: Sequence[TensorType]) -> Type:
+    elems = {str(t.element_type): t.element_type for t in types}
+    if len(elems) > 1:
+        raise VerifyError(f"operand element types differ: {', '.join(sorted(elems))}")
+    return next(iter(elems.values()))
+
+
+def _operand_types(op: Operation) -> list[TensorType]:
+    return [tensor_type(v, f"operand #{i}") for i, v in enumerate(op.operands)]
+
+
+# -- inference functions -----------------------------------------------------
+
+
+def infer_constant(op: Operation) -> list[Type]:
+    return [op.properties["value"].type]
+
+
+def infer_same(op: Operation) -> list[Type]:
+    return [_operand_types(op)[0]]
+
+
+def infer_broadcast(op: Operation) -> list[Type]:
+    types = _operand_types(op)
+    return [TensorType(broadcast_shapes(*(t.shape for t in types)), _same_element_type(types))]
+
+
+def infer_compare(op: Operation) -> list[Type]:
+    (shape,) = [t.shape for t in infer_broadcast(op)]
+    return [TensorType(shape, i1)]
+
+
+def infer_where(op: Operation) -> list[Type]:
+    cond, lhs, rhs = _operand_types(op)
+    if cond.element_type != i1:
+        raise VerifyError(f"condition must have element type i1, got {cond.element_type}")
+    elem = _same_element_type([lhs, rhs])
+    return [TensorType(broadcast_shapes(cond.shape, lhs.shape, rhs.shape), elem)]
+
+
+def _check_dim(what: str, a: int | None, b: int | None) -> None:
+    if a is not None and b is not None and a != b:
+        raise VerifyError(f"{what}: {a} vs {b}")
+
+
+def infer_linear(op: Operation) -> list[Type]:
+    x, w, *bias = _operand_types(op)
+    if w.rank != 2 or x.rank < 1:
+        raise VerifyError(f"linear needs a rank-2 weight and rank>=1 input, got {w} and {x}")
+    _check_dim("input features do not match weight columns", x.shape[-1], w.shape[1])
+    if bias and (bias[0].rank != 1 or bias[0].shape[0] not in (w.shape[0], None)):
+        raise VerifyError(f"bias {bias[0]} does not match {w.shape[0]} output features")
+    _same_element_type([x, w, *bias])
+    return [x.with_shape((*x.shape[:-1], w.shape[0]))]
+
+
+def infer_bsr_linear(op: Operation) -> list[Type]:
+    x, data, indices, indptr, *bias = _operand_types(op)
+    rows, cols = _ints(op, "block_shape")
+    n, k = _ints(op, "dense_shape")
+    if data.rank != 3 or tuple(data.shape[1:]) != (rows, cols):
+        raise VerifyError(f"data {data} does not hold {rows}x{cols} blocks")
+    if not (is_integer(indices.element_type) and is_integer(indptr.element_type)):
+        raise VerifyError("indices and indptr must be integer tensors")
+    if indices.rank != 1 or indptr.rank != 1:
+        raise VerifyError("indices and indptr must be rank 1")
+    _check_dim("indices and data disagree on the number of blocks", indices.shape[0], data.shape[0])
+    block_rows = -(-n // rows)
+    _check_dim("indptr length must be the number of block rows + 1", indptr.shape[0], block_rows + 1)
+    _check_dim("input features do not match dense_shape", x.shape[-1], k)
+    _same_element_type([x, data, *bias])
+    return [x.with_shape((*x.shape[:-1], n))]
+
+
+def infer_matmul(op: Operation) -> list[Type]:
+    lhs, rhs = _operand_types(op)
+    if lhs.rank < 2 or rhs.rank < 2:
+        raise VerifyError(f"matmul needs rank>=2 operands, got {lhs} and {rhs}")
+    _check_dim("contracting dimensions differ", lhs.shape[-1], rhs.shape[-2])
+    batch = broadcast_shapes(lhs.shape[:-2], rhs.shape[:-2])
+    return [TensorType((*batch, lhs.shape[-2], rhs.shape[-1]), _same_element_type([lhs, rhs]))]
+
+
+def infer_attention(op: Operation) -> list[Type]:
+    q, k, v, *mask = _operand_types(op)
+    _check_dim("query and key head sizes differ", q.shape[-1], k.shape[-1])
+    _check_dim("key and value lengths differ", k.shape[-2], v.shape[-2])
+    batch = broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    return [TensorType((*batch, q.shape[-2], v.shape[-1]), _same_element_type([q, k, v]))]
+
+
+def infer_layer_norm(op: Operation) -> list[Type]:
+    x, *affine = _operand_types(op)
+    normalized = _ints(op, "normalized_shape")
+    if tuple(x.shape[x.rank - len(normalized) :]) != normalized:
+        raise VerifyError(f"normalized_shape {list(normalized)} is not the trailing shape of {x}")
+    for t in affine:
+        if tuple(t.shape) != normalized:
+            raise VerifyError(f"affine parameter {t} does not match normalized_shape")
+    return [x]
+
+
+def infer_softmax(op: Operation) -> list[Type]:
+    (x,) = _operand_types(op)
+    _axis(op, x.rank)
+    return [x]
+
+
+def infer_embedding(op: Operation) -> list[Type]:
+    table, ids = _operand_types(op)
+    if table.rank != 2 or not is_integer(ids.element_type):
+        raise VerifyError(f"embedding needs a rank-2 table and integer ids, got {table} and {ids}")
+    return [TensorType((*ids.shape, table.shape[1]), table.element_type)]
+
+
+def infer_take(op: Operation) -> list[Type]:
+    x, idx = _operand_types(op)
+    axis = _axis(op, x.rank)
+    if not is_integer(idx.element_type):
+        raise VerifyError(f"indices must be integers, got {idx.element_type}")
+    return [x.with_shape((*x.shape[:axis], *idx.shape, *x.shape[axis + 1 :]))]
+
+
+def infer_reshape(op: Operation) -> list[Type]:
+    (x,) = _operand_types(op)
+    shape = _ints(op, "shape")
+    if any(d < 0 for d in shape):
+        raise VerifyError(f"reshape target {list(shape)} must be fully static")
+    if x.is_static and x.num_elements != int(np.prod(shape, dtype=np.int64)):
+        raise VerifyError(f"cannot reshape {x} ({x.num_elements} elements) to {list(shape)}")
+    return [x.with_shape(shape)]
+
+
+def infer_permute(op: Operation) -> list[Type]:
+    (x,) = _operand_types(op)
+    perm = _ints(op, "perm")
+    if sorted(perm) != list(range(x.rank)):
+        raise VerifyError(f"perm {list(perm)} is not a permutation of {x.rank} axes")
+    return [x.with_shape(tuple(x.shape[p] for p in perm))]
+
+
+def infer_slice(op: Operation) -> list[Type]:
+    (x,) = _operand_types(op)
+    axis = _axis(op, x.rank)
+    start, end, step = _int(op, "start"), _int(op, "end"), _int(op, "step")
+    if step < 1 or start < 0 or end < start:
+        raise VerifyError(f"slice [{start}:{end}:{step}] must have 0 <= start <= end and step >= 1")
+    size = x.shape[axis]
+    if size is None:
+        return [x.with_shape((*x.shape[:axis], None, *x.shape[axis + 1 :]))]
+    length = len(range(min(start, size), min(end, size), step))
+    return [x.with_shape((*x.shape[:axis], length, *x.shape[axis + 1 :]))]
+
+
+def infer_concat(op: Operation) -> list[Type]:
+    types = _operand_types(op)
+    if not types:
+        raise VerifyError("concat needs at least one operand")
+    axis = _axis(op, types[0].rank)
+    elem = _same_element_type(types)
+    total: int | None = 0
+    for t in types:
+        if t.rank != types[0].rank:
+            raise VerifyError("concat operands differ in rank")
+        for d, (a, b) in enumerate(zip(t.shape, types[0].shape, strict=True)):
+            if d != axis:
+                _check_dim(f"concat operands differ in dimension {d}", a, b)
+        total = None if total is None or t.shape[axis] is None else total + t.shape[axis]
+    shape = list(types[0].shape)
+    shape[axis] = total
+    return [TensorType(tuple(shape), elem)]
+
+
+def infer_broadcast_to(op: Operation) -> list[Type]:
+    (x,) = _operand_types(op)
+    shape = _ints(op, "shape")
+    if broadcast_shapes(x.shape, shape) != shape:
+        raise VerifyError(f"cannot broadcast {x} to {list(shape)}")
+    return [x.with_shape(shape)]
+
+
+def infer_reduce(op: Operation) -> list[Type]:
+    (x,) = _operand_types(op)
+    axes = _ints(op, "axes")
+    if any(not 0 <= a < x.rank for a in axes) or len(set(axes)) != len(axes):
+        raise VerifyError(f"axes {list(axes)} are invalid for rank {x.rank}")
+    keep = op.properties["keepdim"].value
+    shape = [1 if i in axes else d for i, d in enumerate(x.shape) if keep or i not in axes]
+    return [x.with_shape(tuple(shape))]
+
+
+def verify_cast(op: Operation) -> None:
+    (x,) = _operand_types(op)
+    out = tensor_type(op.results[0], "result")
+    if tuple(out.shape) != tuple(x.shape):
+        raise VerifyError(f"cast changes the shape from {x} to {out}")
+
+
+def verify_constant(op: Operation) -> None:
+    value = op.properties["value"]
+    if isinstance(value, DenseResourceAttr) and value.resource.data is not None:
+        data = value.resource.data
+        if data.size != value.type.num_elements:
+            raise VerifyError(f"resource '{value.key}' holds {data.size} elements, {value.type} needs "
+                              f"{value.type.num_elements}")
+
+
+# -- the ops -----------------------------------------------------------------
+
+Constant = define(
+    "sparsec.constant",
+    "A compile-time tensor: inline dense<...> or a weight in a resource blob.",
+    properties={"value": prop(DenseElementsAttr, DenseResourceAttr)},
+    traits=(PURE, CONSTANT_LIKE),
+    infer=infer_constant,
+    verify=verify_constant,
+)
+
+Linear = define(
+    "sparsec.linear",
+    "input @ weight^T + bias, with weight in torch's [out, in] layout.",
+    operands=("input", "weight", "bias?"),
+    traits=(PURE,),
+    infer=infer_linear,
+)
+
+BsrLinear = define(
+    "sparsec.bsr_linear",
+    "linear with a block-sparse-row weight (data [nnzb, R, C], indices, indptr).",
+    operands=("input", "data", "indices", "indptr", "bias?"),
+    properties={"block_shape": prop(DenseArrayAttr), "dense_shape": prop(DenseArrayAttr)},
+    traits=(PURE,),
+    infer=infer_bsr_linear,
+)
+
+Matmul = define(
+    "sparsec.matmul",
+    "torch.matmul of rank>=2 operands with broadcast batch dimensions.",
+    operands=("lhs", "rhs"),
+    traits=(PURE,),
+    infer=infer_matmul,
+)
+
+Attention = define(
+    "sparsec.attention",
+    "softmax(q @ k^T * scale + mask) @ v (scaled dot-product attention).",
+    operands=("query", "key", "value", "mask?"),
+    properties={"scale": prop(FloatAttr)},
+    traits=(PURE,),
+    infer=infer_attention,
+)
+
+
+def _binary(name: str, summary: str, *traits: str) -> object:
+    return define(
+        f"sparsec.{name}",
+        summary,
+        operands=("lhs", "rhs"),
+        traits=(PURE, ELEMENTWISE, *traits),
+        infer=infer_broadcast,
+    )
+
+
+Add = _binary("add", "lhs + rhs (broadcasting).", COMMUTATIVE)
+Sub = _binary("sub", "lhs - rhs (broadcasting).")
+Mul = _binary("mul", "lhs * rhs (broadcasting).", COMMUTATIVE)
+Div = _binary("div", "lhs / rhs (broadcasting; true division).")
+Pow = _binary("pow", "lhs ** rhs (broadcasting).")
+Maximum = _binary("maximum", "max(lhs, rhs) (broadcasting).", COMMUTATIVE)
+Minimum = _binary("minimum", "min(lhs, rhs) (broadcasting).", COMMUTATIVE)
+LogicalAnd = _binary("and", "lhs and rhs on i1 tensors (broadcasting).", COMMUTATIVE)
+LogicalOr = _binary("or", "lhs or rhs on i1 tensors (broadcasting).", COMMUTATIVE)
+
+COMPARE_PREDICATES = ("eq", "ne", "lt", "le", "gt", "ge")
+
+
+def verify_compare(op: Operation) -> None:
+    predicate = op.properties["predicate"].value
+    if predicate not in COMPARE_PREDICATES:
+        raise VerifyError(f"predicate '{predicate}' is not one of {', '.join(COMPARE_PREDICATES)}")
+
+
+Compare = define(
+    "sparsec.cmp",
+    "Elementwise comparison (eq, ne, lt, le, gt, ge) giving an i1 tensor.",
+    operands=("lhs", "rhs"),
+    properties={"predicate": prop(StringAttr)},
+    traits=(PURE, ELEMENTWISE),
+    infer=infer_compare,
+    verify=verify_compare,
+)
+
+Where = define(
+    "sparsec.where",
+    "cond ? lhs : rhs, elementwise with broadcasting.",
+    operands=("condition", "lhs", "rhs"),
+    traits=(PURE, ELEMENTWISE),
+    infer=infer_where,
+)
+
+
+def _unary(name: str, summary: str, properties: dict | None = None, verify=None) -> object:
+    return define(
+        f"sparsec.{name}",
+        summary,
+        operands=("input",),
+        properties=properties,
+        traits=(PURE, ELEMENTWISE),
+        infer=infer_same,
+        verify=verify,
+    )
+
+
+def verify_gelu(op: Operation) -> None:
+    if op.properties["approximate"].value not in ("none", "tanh"):
+        raise VerifyError("approximate must be \"none\" or \"tanh\"")
+
+
+Neg = _unary("neg", "-x")
+Exp = _unary("exp", "e ** x")
+Log = _unary("log", "natural logarithm")
+Sqrt = _unary("sqrt", "square root")
+Rsqrt = _unary("rsqrt", "1 / sqrt(x)")
+Tanh = _unary("tanh", "hyperbolic tangent")
+Erf = _unary("erf", "Gauss error function")
+Relu = _unary("relu", "max(x, 0)")
+Sigmoid = _unary("sigmoid", "1 / (1 + e ** -x)")
+Abs = _unary("abs", "|x|")
+LogicalNot = _unary("not", "logical not of an i1 tensor")
+Gelu = _unary(
+    "gelu",
+    "GELU, exact (erf) or with the tanh approximation.",
+    {"approximate": prop(StringAttr)},
+    verify_gelu,
+)
+Dropout = _unary(
+    "dropout",
+    "Dropout; the identity unless `train` is true (canonicalize removes eval-mode ones).",
+    {"p": prop(FloatAttr), "train": prop(BoolAttr)},
+)
+
+Cast = define(
+    "sparsec.cast",
+    "Converts elements to the result's element type (shape unchanged).",
+    operands=("input",),
+    traits=(PURE, ELEMENTWISE),
+    verify=verify_cast,
+)
+
+Softmax = define(
+    "sparsec.softmax",
+    "softmax along `axis`.",
+    operands=("input",),
+    properties={"axis": prop(IntegerAttr)},
+    traits=(PURE,),
+    infer=infer_softmax,
+)
+
+LayerNorm = define(
+    "sparsec.layer_norm",
+    "Normalizes over the trailing `normalized_shape`, then scales and shifts.",
+    operands=("input", "weight?", "bias?"),
+    properties={"normalized_shape": prop(DenseArrayAttr), "epsilon": prop(FloatAttr)},
+    traits=(PURE,),
+    infer=infer_layer_norm,
+)
+
+Embedding = define(
+    "sparsec.embedding",
+    "Rows of a [vocab, dim] table picked by integer ids (ids must be < vocab).",
+    operands=("table", "indices"),
+    traits=(PURE,),
+    infer=infer_embedding,
+)
+
+Take = define(
+    "sparsec.take",
+    "numpy.take / torch.index_select along `axis`.",
+    operands=("input", "indices"),
+    properties={"axis": prop(IntegerAttr)},
+    traits=(PURE,),
+    infer=infer_take,
+)
+
+Reshape = define(
+    "sparsec.reshape",
+    "Same elements, new static shape.",
+    operands=("input",),
+    properties={"shape": prop(DenseArrayAttr)},
+    traits=(PURE,),
+    infer=infer_reshape,
+)
+
+Permute = define(
+    "sparsec.permute",
+    "Transposes axes: result dim i is input dim perm[i].",
+    operands=("input",),
+    properties={"perm": prop(DenseArrayAttr)},
+    traits=(PURE,),
+    infer=infer_permute,
+)
+
+Slice = define(
+    "sparsec.slice",
+    "input[start:end:step] along `axis` (end is clamped to the size).",
+    operands=("input",),
+    properties={
+        "axis": prop(IntegerAttr),
+        "start": prop(IntegerAttr),
+        "end": prop(IntegerAttr),
+        "step": prop(IntegerAttr),
+    },
+    traits=(PURE,),
+    infer=infer_slice,
+)
+
+Concat = define(
+    "sparsec.concat",
+    "Joins operands along `axis`.",
+    operands=("inputs*",),
+    properties={"axis": prop(IntegerAttr)},
+    traits=(PURE,),
+    infer=infer_concat,
+)
+
+BroadcastTo = define(
+    "sparsec.broadcast_to",
+    "Expands size-1 (or missing leading) dimensions to `shape`.",
+    operands=("input",),
+    properties={"shape": prop(DenseArrayAttr)},
+    traits=(PURE,),
+    infer=infer_broadcast_to,
+)
+
+Reduce = define(
+    "sparsec.reduce",
+    "sum / mean / max / min over `axes`.",
+    operands=("input",),
+    properties={"kind": prop(StringAttr), "axes": prop(DenseArrayAttr), "keepdim": prop(BoolAttr)},
+    traits=(PURE,),
+    infer=infer_reduce,
+)
+
+Cumsum = define(
+    "sparsec.cumsum",
+    "Running sum along `axis`.",
+    operands=("input",),
+    properties={"axis": prop(IntegerAttr)},
+    traits=(PURE,),
+    infer=infer_softmax,
+)
