@@ -121,7 +121,7 @@ class OpDef:
     ) -> Operation:
         """A new detached op; result types are inferred when not given."""
         op = Operation(self.name, operands, result_types or (), properties, None, regions, location)
-        if result_types is None:
+        if result_types is None and self.results:  # an op without results infers nothing
             if self.infer is None:
                 raise VerifyError(f"'{self.name}' cannot infer its result types; pass them")
             op.results = [OpResult(op, i, t) for i, t in enumerate(self.infer(op))]

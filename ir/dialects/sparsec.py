@@ -5,7 +5,8 @@ semantics are given by the reference interpreter (``ir/interpreter.py``).
 Conventions follow PyTorch: ``linear`` keeps the weight in ``[out, in]``
 layout, binary ops broadcast like numpy, axes are non-negative.
 
-    %w = "sparsec.constant"() <{value = dense_resource<fc.weight> : tensor<4x8xf32>}> : () -> tensor<4x8xf32>
+    %w = "sparsec.constant"() <{value = dense_resource<fc.weight> : tensor<4x8xf32>}>
+        : () -> tensor<4x8xf32>
     %y = "sparsec.linear"(%x, %w) : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
 """
 
@@ -35,7 +36,7 @@ from ..opdef import (
     prop,
     tensor_type,
 )
-from ..types import TensorType, Type, i1, is_integer
+from ..types import TensorType, Type, i1, is_float, is_integer
 
 # -- shape helpers -----------------------------------------------------------
 
@@ -72,6 +73,18 @@ def _axis(op: Operation, rank: int, name: str = "axis") -> int:
     if not 0 <= axis < rank:
         raise VerifyError(f"{name} {axis} is out of range for rank {rank}")
     return axis
+
+
+def _pair(op: Operation, name: str) -> tuple[int, int]:
+    values = _ints(op, name)
+    if len(values) != 2 or min(values) < 1:
+        raise VerifyError(f"{name} must be two positive sizes, got {list(values)}")
+    return values[0], values[1]
+
+
+def _require_float(what: str, t: TensorType) -> None:
+    if not is_float(t.element_type):
+        raise VerifyError(f"{what} must have a float element type, got {t}")
 
 
 def _same_element_type(types: Sequence[TensorType]) -> Type:
@@ -131,9 +144,19 @@ def infer_linear(op: Operation) -> list[Type]:
 
 
 def infer_bsr_linear(op: Operation) -> list[Type]:
+    """``x @ W.T + bias`` with ``W[N, K]`` (``dense_shape``) in BSR form with ``R x C`` blocks.
+
+    ``data[nnzb, R, C]`` holds the stored blocks, ``indices[nnzb]`` the block column of
+    each, ``indptr[ceil(N/R) + 1]`` where each block row starts (see ``ir/bsr.py``). When
+    R does not divide N (or C does not divide K), W is padded with zero rows (columns) to
+    whole blocks; the padding part of the last block row (column) is ignored, and the
+    result keeps the first N columns. Index values are data: the interpreter checks them.
+    """
     x, data, indices, indptr, *bias = _operand_types(op)
-    rows, cols = _ints(op, "block_shape")
-    n, k = _ints(op, "dense_shape")
+    rows, cols = _pair(op, "block_shape")
+    n, k = _pair(op, "dense_shape")
+    if x.rank < 1:
+        raise VerifyError(f"bsr_linear needs a rank>=1 input, got {x}")
     if data.rank != 3 or tuple(data.shape[1:]) != (rows, cols):
         raise VerifyError(f"data {data} does not hold {rows}x{cols} blocks")
     if not (is_integer(indices.element_type) and is_integer(indptr.element_type)):
@@ -142,8 +165,12 @@ def infer_bsr_linear(op: Operation) -> list[Type]:
         raise VerifyError("indices and indptr must be rank 1")
     _check_dim("indices and data disagree on the number of blocks", indices.shape[0], data.shape[0])
     block_rows = -(-n // rows)
-    _check_dim("indptr length must be the number of block rows + 1", indptr.shape[0], block_rows + 1)
+    _check_dim("indptr length must be block rows + 1", indptr.shape[0], block_rows + 1)
     _check_dim("input features do not match dense_shape", x.shape[-1], k)
+    if data.shape[0] is not None and data.shape[0] > block_rows * -(-k // cols):
+        raise VerifyError(f"{data.shape[0]} blocks do not fit a {n}x{k} weight")
+    if bias and tuple(bias[0].shape) not in ((n,), (None,)):
+        raise VerifyError(f"bias {bias[0]} does not match {n} output features")
     _same_element_type([x, data, *bias])
     return [x.with_shape((*x.shape[:-1], n))]
 
@@ -159,15 +186,28 @@ def infer_matmul(op: Operation) -> list[Type]:
 
 def infer_attention(op: Operation) -> list[Type]:
     q, k, v, *mask = _operand_types(op)
+    if min(q.rank, k.rank, v.rank) < 2:
+        raise VerifyError(f"attention needs rank>=2 query, key and value, got {q}, {k}, {v}")
     _check_dim("query and key head sizes differ", q.shape[-1], k.shape[-1])
     _check_dim("key and value lengths differ", k.shape[-2], v.shape[-2])
     batch = broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
-    return [TensorType((*batch, q.shape[-2], v.shape[-1]), _same_element_type([q, k, v]))]
+    elem = _same_element_type([q, k, v])
+    _require_float("query", q)
+    if mask:
+        if mask[0].element_type not in (i1, elem):
+            raise VerifyError(f"mask must be i1 (true = keep) or {elem} (additive), got {mask[0]}")
+        scores = (*batch, q.shape[-2], k.shape[-2])
+        if broadcast_shapes(mask[0].shape, scores) != broadcast_shapes(scores):
+            raise VerifyError(f"mask {mask[0]} does not broadcast to {_fmt_shape(scores)}")
+    return [TensorType((*batch, q.shape[-2], v.shape[-1]), elem)]
 
 
 def infer_layer_norm(op: Operation) -> list[Type]:
     x, *affine = _operand_types(op)
+    _require_float("input", x)
     normalized = _ints(op, "normalized_shape")
+    if op.properties["epsilon"].value < 0:
+        raise VerifyError(f"epsilon must be >= 0, got {op.properties['epsilon'].value}")
     if tuple(x.shape[x.rank - len(normalized) :]) != normalized:
         raise VerifyError(f"normalized_shape {list(normalized)} is not the trailing shape of {x}")
     for t in affine:
@@ -176,10 +216,15 @@ def infer_layer_norm(op: Operation) -> list[Type]:
     return [x]
 
 
-def infer_softmax(op: Operation) -> list[Type]:
+def infer_along_axis(op: Operation) -> list[Type]:
     (x,) = _operand_types(op)
     _axis(op, x.rank)
     return [x]
+
+
+def infer_softmax(op: Operation) -> list[Type]:
+    _require_float("input", _operand_types(op)[0])
+    return infer_along_axis(op)
 
 
 def infer_embedding(op: Operation) -> list[Type]:
@@ -255,11 +300,17 @@ def infer_broadcast_to(op: Operation) -> list[Type]:
     return [x.with_shape(shape)]
 
 
+REDUCE_KINDS = ("sum", "mean", "max", "min")
+
+
 def infer_reduce(op: Operation) -> list[Type]:
     (x,) = _operand_types(op)
     axes = _ints(op, "axes")
     if any(not 0 <= a < x.rank for a in axes) or len(set(axes)) != len(axes):
         raise VerifyError(f"axes {list(axes)} are invalid for rank {x.rank}")
+    kind = op.properties["kind"].value
+    if kind not in REDUCE_KINDS:
+        raise VerifyError(f"kind '{kind}' is not one of {', '.join(REDUCE_KINDS)}")
     keep = op.properties["keepdim"].value
     shape = [1 if i in axes else d for i, d in enumerate(x.shape) if keep or i not in axes]
     return [x.with_shape(tuple(shape))]
@@ -277,8 +328,10 @@ def verify_constant(op: Operation) -> None:
     if isinstance(value, DenseResourceAttr) and value.resource.data is not None:
         data = value.resource.data
         if data.size != value.type.num_elements:
-            raise VerifyError(f"resource '{value.key}' holds {data.size} elements, {value.type} needs "
-                              f"{value.type.num_elements}")
+            raise VerifyError(
+                f"resource '{value.key}' holds {data.size} elements, {value.type} needs "
+                f"{value.type.num_elements}"
+            )
 
 
 # -- the ops -----------------------------------------------------------------
@@ -327,25 +380,36 @@ Attention = define(
 )
 
 
-def _binary(name: str, summary: str, *traits: str) -> object:
+def verify_float(op: Operation) -> None:
+    _require_float(f"'{op.name}' operand", _operand_types(op)[0])
+
+
+def verify_bool(op: Operation) -> None:
+    for i, t in enumerate(_operand_types(op)):
+        if t.element_type != i1:
+            raise VerifyError(f"operand #{i} must have element type i1, got {t}")
+
+
+def _binary(name: str, summary: str, *traits: str, verify=None) -> object:
     return define(
         f"sparsec.{name}",
         summary,
         operands=("lhs", "rhs"),
         traits=(PURE, ELEMENTWISE, *traits),
         infer=infer_broadcast,
+        verify=verify,
     )
 
 
 Add = _binary("add", "lhs + rhs (broadcasting).", COMMUTATIVE)
 Sub = _binary("sub", "lhs - rhs (broadcasting).")
 Mul = _binary("mul", "lhs * rhs (broadcasting).", COMMUTATIVE)
-Div = _binary("div", "lhs / rhs (broadcasting; true division).")
+Div = _binary("div", "lhs / rhs (broadcasting; true division of floats).", verify=verify_float)
 Pow = _binary("pow", "lhs ** rhs (broadcasting).")
 Maximum = _binary("maximum", "max(lhs, rhs) (broadcasting).", COMMUTATIVE)
 Minimum = _binary("minimum", "min(lhs, rhs) (broadcasting).", COMMUTATIVE)
-LogicalAnd = _binary("and", "lhs and rhs on i1 tensors (broadcasting).", COMMUTATIVE)
-LogicalOr = _binary("or", "lhs or rhs on i1 tensors (broadcasting).", COMMUTATIVE)
+LogicalAnd = _binary("and", "lhs and rhs on i1 tensors.", COMMUTATIVE, verify=verify_bool)
+LogicalOr = _binary("or", "lhs or rhs on i1 tensors.", COMMUTATIVE, verify=verify_bool)
 
 COMPARE_PREDICATES = ("eq", "ne", "lt", "le", "gt", "ge")
 
@@ -388,21 +452,28 @@ def _unary(name: str, summary: str, properties: dict | None = None, verify=None)
 
 
 def verify_gelu(op: Operation) -> None:
+    verify_float(op)
     if op.properties["approximate"].value not in ("none", "tanh"):
         raise VerifyError("approximate must be \"none\" or \"tanh\"")
 
 
+def verify_dropout(op: Operation) -> None:
+    p = op.properties["p"].value
+    if not 0.0 <= p <= 1.0:
+        raise VerifyError(f"dropout probability p must be in [0, 1], got {p}")
+
+
 Neg = _unary("neg", "-x")
-Exp = _unary("exp", "e ** x")
-Log = _unary("log", "natural logarithm")
-Sqrt = _unary("sqrt", "square root")
-Rsqrt = _unary("rsqrt", "1 / sqrt(x)")
-Tanh = _unary("tanh", "hyperbolic tangent")
-Erf = _unary("erf", "Gauss error function")
+Exp = _unary("exp", "e ** x", verify=verify_float)
+Log = _unary("log", "natural logarithm", verify=verify_float)
+Sqrt = _unary("sqrt", "square root", verify=verify_float)
+Rsqrt = _unary("rsqrt", "1 / sqrt(x)", verify=verify_float)
+Tanh = _unary("tanh", "hyperbolic tangent", verify=verify_float)
+Erf = _unary("erf", "Gauss error function", verify=verify_float)
 Relu = _unary("relu", "max(x, 0)")
-Sigmoid = _unary("sigmoid", "1 / (1 + e ** -x)")
+Sigmoid = _unary("sigmoid", "1 / (1 + e ** -x)", verify=verify_float)
 Abs = _unary("abs", "|x|")
-LogicalNot = _unary("not", "logical not of an i1 tensor")
+LogicalNot = _unary("not", "logical not of an i1 tensor", verify=verify_bool)
 Gelu = _unary(
     "gelu",
     "GELU, exact (erf) or with the tanh approximation.",
@@ -413,6 +484,7 @@ Dropout = _unary(
     "dropout",
     "Dropout; the identity unless `train` is true (canonicalize removes eval-mode ones).",
     {"p": prop(FloatAttr), "train": prop(BoolAttr)},
+    verify_dropout,
 )
 
 Cast = define(
@@ -523,5 +595,5 @@ Cumsum = define(
     operands=("input",),
     properties={"axis": prop(IntegerAttr)},
     traits=(PURE,),
-    infer=infer_softmax,
+    infer=infer_along_axis,
 )
