@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
-
 from sparsec.ir.attributes import DenseElementsAttr, TypeAttr
 from sparsec.ir.core import Operation, Value
 from sparsec.ir.dialects import builtin, func
