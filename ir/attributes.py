@@ -15,7 +15,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .types import FloatType, IntegerType, TensorType, Type, f16, f32, f64, from_numpy_dtype, i1, i64
+from .types import (
+    FloatType,
+    IntegerType,
+    TensorType,
+    Type,
+    bf16,
+    f16,
+    f32,
+    f64,
+    from_numpy_dtype,
+    i1,
+    i64,
+)
 
 
 class Attribute:
@@ -29,6 +41,8 @@ def format_float(value: float, type_: Type = f64) -> str:
     spells inf/nan as the hex bit pattern of the type.
     """
     if not math.isfinite(value):
+        if type_ == bf16:  # bf16 is the top half of an f32
+            return "0x" + struct.pack(">f", value)[:2].hex().upper()
         fmt = {f16: ">e", f32: ">f"}.get(type_, ">d")
         return "0x" + struct.pack(fmt, value).hex().upper()
     text = repr(float(value))
@@ -38,13 +52,22 @@ def format_float(value: float, type_: Type = f64) -> str:
     return f"{mantissa}e{exponent}" if exponent else mantissa
 
 
-def parse_hex_float(text: str) -> float:
-    """Inverse of the hex spelling ``format_float`` uses for inf and nan."""
-    raw = bytes.fromhex(text[2:])
+def parse_hex_float(text: str, type_: Type | None = None) -> float:
+    """Inverse of the hex spelling ``format_float`` uses for inf and nan.
+
+    The bit pattern must be as wide as ``type_`` (when given), as MLIR requires.
+    """
+    raw = bytes.fromhex(text[2:].rjust(2 * _HEX_BYTES.get(type_, 0), "0"))
+    if type_ == bf16 and len(raw) == 2:
+        return struct.unpack(">f", raw + b"\0\0")[0]
     formats = {2: ">e", 4: ">f", 8: ">d"}
-    if len(raw) not in formats:
-        raise ValueError(f"hex float {text} is not 2, 4 or 8 bytes")
+    if len(raw) not in formats or (type_ in _HEX_BYTES and len(raw) != _HEX_BYTES[type_]):
+        width = f"{_HEX_BYTES[type_]}" if type_ in _HEX_BYTES else "2, 4 or 8"
+        raise ValueError(f"hex float {text} is not {width} bytes")
     return struct.unpack(formats[len(raw)], raw)[0]
+
+
+_HEX_BYTES = {f16: 2, bf16: 2, f32: 4, f64: 8}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,16 @@ from .opdef import OpDef, VerifyError, lookup
 
 
 class VerificationError(Exception):
-    """The module is invalid; the message names the op and its location."""
+    """The module is invalid; the message names the op and its location.
+
+    ``op`` is the offending op (when there is one) and ``detail`` the message
+    without the location, so a parser can point a caret at the op instead.
+    """
+
+    def __init__(self, message: str, op: Operation | None = None, detail: str | None = None):
+        super().__init__(message)
+        self.op = op
+        self.detail = message if detail is None else detail
 
 
 def verify(op: Operation) -> None:
@@ -35,7 +44,8 @@ def _where(op: Operation) -> str:
 
 
 def _fail(op: Operation, message: str) -> VerificationError:
-    return VerificationError(f"{_where(op)}'{op.name}' op {message}")
+    detail = f"'{op.name}' op {message}"
+    return VerificationError(f"{_where(op)}{detail}", op, detail)
 
 
 def _verify_block(block: Block) -> None:
@@ -63,7 +73,7 @@ def _verify_op(op: Operation) -> None:
         raise _fail(op, "is not a registered operation")
     try:
         _check_against(op, opdef)
-    except VerifyError as err:
+    except (VerifyError, IRError) as err:  # IRError: e.g. a cycle in a body the op inspects
         raise _fail(op, str(err)) from None
 
 
