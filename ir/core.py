@@ -253,6 +253,7 @@ class Block:
         self.args: list[BlockArgument] = []
         self.parent: Region | None = None
         self._ops_cache: list[Operation] | None = None
+        self._end = 0.0  # order key of the next appended op
         for t in arg_types:
             self.add_argument(t)
 
@@ -282,9 +283,17 @@ class Block:
 
         try:
             order = nx.lexicographical_topological_sort(self.graph, key=key)
-            return [n for n in order if isinstance(n, Operation)]
+            ops = [n for n in order if isinstance(n, Operation)]
         except nx.NetworkXUnfeasible:
             raise IRError("the block's dataflow graph has a cycle") from None
+        self._renumber(ops)
+        return ops
+
+    def _renumber(self, ops: list[Operation]) -> None:
+        # Order keys follow the current order, so a key between two neighbours lands exactly there.
+        for position, op in enumerate(ops):
+            op._order = (float(position), op._order[1])
+        self._end = float(len(ops))
 
     def __len__(self) -> int:
         return sum(1 for n in self.graph if isinstance(n, Operation))
@@ -304,19 +313,39 @@ class Block:
         return self.insert(op)
 
     def insert(self, op: Operation, before: Operation | None = None) -> Operation:
-        """Add ``op``; with ``before``, it is placed ahead of that op."""
+        """Add ``op``; with ``before``, right ahead of that op (or after its operands if later)."""
+        from .opdef import has_trait
+
         if op.parent is not None:
             raise IRError(f"'{op.name}' is already in a block")
-        op.parent = self
+        if before is not None and before.parent is not self:
+            raise IRError(f"cannot insert before '{before.name}': it is not in this block")
         for value in op._operands:
-            _check_same_block(op, value)
-        if before is not None:
-            op._order = (before._order[0] - 0.5, op._order[1])
+            if value.block is not self:
+                raise IRError(f"operand of '{op.name}' is defined outside its block")
+        ops = self.ops if before is not None else []
+        position = self._end if before is None else self._key_before(ops, before)
+        self._end = max(self._end, position + 1)
+        op.parent = self
+        op._order = (position, op._order[1])
         self.graph.add_node(op)
         for i, value in enumerate(op._operands):
             self.graph.add_edge(value.definer, op, key=i, value=value)
         self.changed()
+        index = ops.index(before) if before is not None else -1
+        if index >= 0 and not has_trait(op.name, "terminator") and _defined_before(op, ops, index):
+            self._ops_cache = [*ops[:index], op, *ops[index:]]  # what sorting again would give
         return op
+
+    def _key_before(self, ops: list[Operation], before: Operation) -> float:
+        """An order key between ``before`` and the op now preceding it in ``ops``."""
+        index = ops.index(before)
+        key = before._order[0]
+        previous = ops[index - 1]._order[0] if index else key - 1
+        if not previous < (previous + key) / 2 < key:  # floats ran out of room
+            self._renumber(ops)
+            return self._key_before(ops, before)
+        return (previous + key) / 2
 
     def remove(self, op: Operation) -> None:
         if op.parent is not self:
@@ -335,6 +364,12 @@ class Block:
         for op in self.ops:
             block.append(op.clone(mapping))
         return block
+
+
+def _defined_before(op: Operation, ops: list[Operation], index: int) -> bool:
+    """True when every operand of ``op`` is a block argument or defined by ``ops[:index]``."""
+    earlier = ops[:index]
+    return all(isinstance(v, BlockArgument) or v.definer in earlier for v in op._operands)
 
 
 class Region:
