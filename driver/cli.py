@@ -18,8 +18,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+
+@app.callback()
+def _root() -> None:
+    """An ahead-of-time compiler for sparse transformer inference on CPUs."""
+    # Without a callback, Typer runs a lone command as the whole app (`sparsec FILE`).
+
+
 # Each module defines `register(app)`; listed in the order `--help` shows them.
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["opt"]
 
 
 def _register_commands() -> None:

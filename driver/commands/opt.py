@@ -22,7 +22,6 @@ from sparsec.errors import UserError, reported_errors
 from sparsec.ir.diagnostics import ParseError
 from sparsec.ir.parser import parse_module
 from sparsec.ir.printer import print_op
-from sparsec.ir.verifier import VerificationError
 from sparsec.passes import (
     Pass,
     PassFailure,
@@ -89,7 +88,7 @@ def run_opt(text: str, filename: str, settings: OptSettings, split: bool) -> str
         except ParseError as err:
             print(str(err).rstrip("\n"), file=sys.stderr)
             failed = True
-        except (VerificationError, PassFailure) as err:
+        except PassFailure as err:
             print(f"error: {err}", file=sys.stderr)
             failed = True
     return None if failed else f"\n{SPLIT_MARKER}\n".join(outputs) + "\n"
