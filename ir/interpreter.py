@@ -99,6 +99,7 @@ def find_function(module: Operation, name: str = "forward") -> Operation:
 
 
 def function_type(func: Operation) -> FunctionType:
+    """The signature of a ``func.func``."""
     return func.properties["function_type"].value
 
 

@@ -355,7 +355,8 @@ Linear = define(
 
 BsrLinear = define(
     "sparsec.bsr_linear",
-    "linear with a block-sparse-row weight (data [nnzb, R, C], indices, indptr).",
+    "linear with a block-sparse-row weight (data [nnzb, R, C], indices, indptr); a partial last"
+    " block row/column is zero-padded (see infer_bsr_linear).",
     operands=("input", "data", "indices", "indptr", "bias?"),
     properties={"block_shape": prop(DenseArrayAttr), "dense_shape": prop(DenseArrayAttr)},
     traits=(PURE,),
