@@ -1,0 +1,66 @@
+"""sparsec.frontend: PyTorch / Hugging Face models -> the sparsec IR.
+
+    module = import_model("path/to/bert")                  # HF folder, .pt2 archive, ...
+    module = import_model(my_module, (ids, mask))          # an in-memory nn.Module
+
+The model is traced with torch.export (eval mode, static shapes) and each ATen
+op is translated by the table in ``aten_ops.py``. The only package that imports torch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import torch
+from sparsec.ir import Operation
+
+from .errors import FrontendError, UnsupportedOpsError
+from .loader import hf_example_inputs, load
+from .trace import export, inference_graph
+from .translate import translate
+
+__all__ = ["FrontendError", "UnsupportedOpsError", "import_model"]
+
+
+def import_model(
+    source: str | os.PathLike | torch.nn.Module | torch.export.ExportedProgram,
+    example_inputs: tuple | list | dict | None = None,
+    *,
+    batch: int = 1,
+    seq_len: int = 128,
+    allow_pickle: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> Operation:
+    """The verified ``builtin.module`` (one ``@forward`` function) of a model.
+
+    ``source`` is a path (torch.export archive, Hugging Face directory, or a
+    pickled module with ``allow_pickle=True``), an ``nn.Module`` (with
+    ``example_inputs``, positional tuple or keyword dict; Hugging Face models
+    default to ``batch`` x ``seq_len`` token ids), or an ``ExportedProgram``.
+    ``progress`` is told each stage ("loading", "tracing", "translating").
+    """
+    step = progress or (lambda stage: None)
+    if isinstance(source, torch.export.ExportedProgram):
+        program = inference_graph(source)
+    else:
+        if isinstance(source, torch.nn.Module):
+            module, inputs = source, example_inputs
+            if inputs is None and hasattr(getattr(source, "config", None), "vocab_size"):
+                inputs = hf_example_inputs(source, batch, seq_len)
+        else:
+            step("loading")
+            loaded = load(source, batch=batch, seq_len=seq_len, allow_pickle=allow_pickle)
+            if loaded.program is not None:
+                module, inputs = None, None
+                program = inference_graph(loaded.program)
+            else:
+                module, inputs = loaded.module, example_inputs or loaded.example_inputs
+        if module is not None:
+            if inputs is None:
+                raise FrontendError("example inputs are needed to trace this module "
+                                    "(its input shapes are unknown)")
+            step("tracing")
+            program = export(module, inputs)
+    step("translating")
+    return translate(program)
