@@ -203,10 +203,11 @@ def _result_dtype(op: Operation, index: int = 0) -> np.dtype:
     return to_numpy_dtype(op.results[index].type.element_type)
 
 
-def _check_indices(ids: np.ndarray, size: int, what: str) -> None:
+def _check_indices(ids: np.ndarray, size: int, what: str, where: str = "") -> None:
+    # Never wrap or clamp: an out-of-range id is a bug upstream (TVM's take would segfault).
     if ids.size and (ids.min() < 0 or ids.max() >= size):
         bad = ids[(ids < 0) | (ids >= size)].reshape(-1)[0]
-        raise InterpretError(f"{what} {bad} is out of range [0, {size})")
+        raise InterpretError(f"{what} {bad} is out of range [0, {size}){where}")
 
 
 # -- constants ---------------------------------------------------------------------------
@@ -424,7 +425,7 @@ def _embedding(op: Operation, table: np.ndarray, ids: np.ndarray) -> np.ndarray:
 @implements("sparsec.take")
 def _take(op: Operation, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
     axis = _prop(op, "axis")
-    _check_indices(ids, x.shape[axis], f"take index along axis {axis}")
+    _check_indices(ids, x.shape[axis], "take index", f" along axis {axis}")
     return np.take(x, ids, axis=axis)
 
 
