@@ -118,7 +118,8 @@ def interpret(
         try:
             results = evaluate_op(op, [env[v] for v in op.operands])
         except InterpretError as err:
-            raise InterpretError(f"@{func_name}, op #{index}: {err}") from None
+            where = op.location or f"@{func_name}, op #{index}"
+            raise InterpretError(f"{where}: {err}") from None
         env.update(zip(op.results, results, strict=True))
     raise InterpretError(f"function '{func_name}' does not end with 'func.return'")
 
