@@ -1,0 +1,70 @@
+"""`sparsec import`: print the sparsec IR of a model.
+
+    sparsec import path/to/hf-model --seq-len 128 -o bert.mlir
+    sparsec import model.pt2 --elide-resources          # weights elided: for reading
+    sparsec import pickled.pt --allow-pickle            # runs the file's code: trusted files only
+
+With the weights included the output is complete: ``sparsec opt`` (or any
+MLIR parser) reloads it and the interpreter gives the model's outputs. Bad
+input is one ``error: ...`` line and exit status 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sparsec.commands.opt import write_atomically
+from sparsec.errors import reported_errors
+
+STAGES = {
+    "loading": "Loading the model",
+    "tracing": "Tracing with torch.export",
+    "translating": "Translating ATen to sparsec",
+}
+
+
+def import_command(
+    model: Annotated[str, typer.Argument(help="torch.export archive, Hugging Face model "
+                                              "directory, or (with --allow-pickle) torch.save "
+                                              "file.")],
+    output: Annotated[
+        str | None, typer.Option("-o", help="Output file (written atomically); default stdout.")
+    ] = None,
+    elide_resources: Annotated[
+        bool, typer.Option("--elide-resources", help="Print weights as elided resources.")
+    ] = False,
+    batch: Annotated[int, typer.Option("--batch", help="Batch size to trace with.")] = 1,
+    seq_len: Annotated[int, typer.Option("--seq-len", help="Sequence length to trace with.")] = 128,
+    allow_pickle: Annotated[
+        bool,
+        typer.Option("--allow-pickle", help="Allow a pickled nn.Module (runs its code!)."),
+    ] = False,
+) -> None:
+    """Import a model and print its sparsec IR."""
+    console = Console(stderr=True)
+    with reported_errors():
+        # Imported here: torch takes seconds to load and other commands do not need it.
+        from sparsec.frontend import import_model
+        from sparsec.ir.printer import print_op
+
+        with console.status("Starting") as status:
+            def show(stage: str) -> None:
+                status.update(STAGES.get(stage, stage) + "...")
+
+            module = import_model(model, batch=batch, seq_len=seq_len,
+                                  allow_pickle=allow_pickle, progress=show)
+            show("Printing the IR")
+            text = print_op(module, elide_resources=elide_resources)
+        text = text if text.endswith("\n") else text + "\n"
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            write_atomically(output, text)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `import` command to the CLI."""
+    app.command("import")(import_command)
