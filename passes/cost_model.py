@@ -1,0 +1,122 @@
+"""Predicted run time of the linear kernels the code generator emits.
+
+``block-shape-selection`` asks this model, per weight, how long the dense
+GEMM and the BSR kernel of each block shape would take, and keeps the
+fastest. Two sources:
+
+- ``analytic``: throughput relative to the dense GEMM, per block shape, from
+  how the generated loop nest vectorizes it (block rows that fill a vector
+  run at near-dense speed; narrow blocks vectorize over tokens and pay for
+  index loads and scattered stores);
+- ``calibrated``: the same form with numbers measured on this CPU by
+  ``sparsec calibrate`` (codegen measures its own kernels), cached as JSON
+  under ``~/.cache/sparsec`` keyed by CPU name and sparsec version.
+
+The model never imports tvm: calibration writes the file, the pass reads it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sparsec.ir.bsr import parse_block_shape
+
+from .pass_base import PassError
+
+VERSION = "0.1.0"  # bump when the emitted kernels change enough to invalidate calibrations
+
+# Float32 lanes of one vector register; the analytic model assumes AVX-512.
+DEFAULT_VECTOR_LANES = 16
+
+
+@dataclass(frozen=True)
+class ShapeCost:
+    """BSR kernel cost of one block shape: relative throughput and per-block overhead.
+
+    ``efficiency`` is the kernel's FLOP rate on stored block elements as a
+    fraction of the dense GEMM's; ``block_overhead`` is the extra time per
+    stored block per token, in units of one dense multiply-add.
+    """
+
+    efficiency: float
+    block_overhead: float = 0.0
+
+
+def analytic_shape_cost(rows: int, cols: int, lanes: int = DEFAULT_VECTOR_LANES) -> ShapeCost:
+    """A first-principles guess for the loop nest codegen generates for ``rows x cols``."""
+    if rows >= lanes:  # block rows fill whole vectors: broadcast-FMA, like the dense kernel
+        return ShapeCost(0.9, block_overhead=2.0)
+    # Narrow blocks vectorize over tokens: each block element is one broadcast-FMA per
+    # vector of tokens; bigger blocks amortize the index load and the output update.
+    reuse = min(1.0, rows * cols / lanes)
+    return ShapeCost(0.35 + 0.45 * reuse, block_overhead=4.0 / rows)
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """Seconds-free cost model: times are in dense multiply-adds per token (dense = N*K)."""
+
+    source: str = "analytic"
+    lanes: int = DEFAULT_VECTOR_LANES
+    shapes: dict[str, ShapeCost] = field(default_factory=dict)
+
+    def shape_cost(self, block: tuple[int, int]) -> ShapeCost:
+        key = f"{block[0]}x{block[1]}"
+        return self.shapes.get(key) or analytic_shape_cost(*block, lanes=self.lanes)
+
+    @staticmethod
+    def dense_cost(n: int, k: int) -> float:
+        return float(n * k)
+
+    def bsr_cost(self, block: tuple[int, int], nnzb: int) -> float:
+        cost = self.shape_cost(block)
+        return nnzb * (block[0] * block[1] / cost.efficiency + cost.block_overhead)
+
+    def predicted_speedup(self, n: int, k: int, block: tuple[int, int], nnzb: int) -> float:
+        """Dense time over BSR time (inf for an all-zero weight)."""
+        bsr = self.bsr_cost(block, nnzb)
+        return float("inf") if bsr == 0 else self.dense_cost(n, k) / bsr
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"version": VERSION, **asdict(self)}, indent=2, sort_keys=True
+        )
+
+    @classmethod
+    def from_json(cls, text: str, origin: str) -> CostModel:
+        try:
+            raw = json.loads(text)
+            shapes = {}
+            for key, value in raw["shapes"].items():
+                parse_block_shape(key)
+                shapes[key] = ShapeCost(float(value["efficiency"]), float(value["block_overhead"]))
+            return cls(str(raw["source"]), int(raw["lanes"]), shapes)
+        except (ValueError, KeyError, TypeError) as err:
+            raise PassError(f"{origin}: not a sparsec cost model ({err})") from None
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "sparsec"
+
+
+def calibration_path(cpu: str) -> Path:
+    """Where the calibration of ``cpu`` for this sparsec version is cached."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in cpu) or "host"
+    return cache_dir() / f"cost-model-{safe}-v{VERSION}.json"
+
+
+def load_cost_model(spec: str, cpu: str = "") -> CostModel:
+    """``analytic``, ``auto`` (the cached calibration of ``cpu`` if any), or a JSON path."""
+    if spec == "analytic":
+        return CostModel()
+    if spec == "auto":
+        path = calibration_path(cpu or "host")
+        return CostModel.from_json(path.read_text(), str(path)) if path.is_file() else CostModel()
+    path = Path(spec)
+    if not path.is_file():
+        raise PassError(f"cost model file '{spec}' does not exist")
+    return CostModel.from_json(path.read_text(), spec)
