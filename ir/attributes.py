@@ -312,7 +312,7 @@ class DenseResourceAttr(Attribute):
 
     @classmethod
     def from_array(cls, key: str, array: np.ndarray) -> DenseResourceAttr:
-        array = np.ascontiguousarray(array)
+        array = np.asarray(array, order="C")  # (ascontiguousarray would make rank 0 rank 1)
         array.setflags(write=False)
         return cls(Resource(key, array), TensorType(array.shape, from_numpy_dtype(array.dtype)))
 

@@ -166,14 +166,9 @@ class _IRBuilder:
         opdef = lookup(name)
         if opdef is None:
             raise self.error(f"unknown operation '{name}'{_suggestion(name)}", name_token)
+        # Checks against the op's definition (operand and result counts...) are the verifier's.
         operands = operands or []
         self.check_operand_types(name, name_token, operands, ftype)
-        problem = opdef.check_operand_count(len(operands))
-        if problem:
-            raise self.error(f"'{name}' op {problem}", name_token)
-        if len(ftype.results) != len(opdef.results):
-            count = f"{len(opdef.results)} result{'s' if len(opdef.results) != 1 else ''}"
-            raise self.error(f"'{name}' op expects {count}, got {len(ftype.results)}", name_token)
         bound = sum(count for _, count in results or [])
         if results and bound != len(ftype.results):
             raise self.error(
