@@ -76,10 +76,11 @@ def process(text: str, filename: str, settings: OptSettings) -> str:
         return print_op(module, elide_resources=settings.elide_resources).rstrip("\n")
 
 
-def run_opt(text: str, filename: str, settings: OptSettings, split: bool) -> str | None:
-    """The output text, or None when a case failed (its diagnostic went to stderr).
+def run_opt(text: str, filename: str, settings: OptSettings, split: bool) -> tuple[str, bool]:
+    """The output of every case that succeeded, and whether any failed.
 
-    With ``split``, every case is processed, so one run reports every failing case.
+    A failing case prints its diagnostic to stderr; with ``split`` the other
+    cases still run, so one run reports every failing case.
     """
     outputs, failed = [], False
     for case in split_input(text) if split else [text]:
@@ -91,7 +92,8 @@ def run_opt(text: str, filename: str, settings: OptSettings, split: bool) -> str
         except PassFailure as err:
             print(f"error: {err}", file=sys.stderr)
             failed = True
-    return None if failed else f"\n{SPLIT_MARKER}\n".join(outputs) + "\n"
+    output = f"\n{SPLIT_MARKER}\n".join(outputs) + "\n" if outputs else ""
+    return output, failed
 
 
 def read_input(path: str) -> tuple[str, str]:
@@ -178,15 +180,15 @@ def opt(
             timing=TimingReport(),
         )
         text, filename = read_input(file)
-        result = run_opt(text, filename, settings, split_input_file)
+        result, failed = run_opt(text, filename, settings, split_input_file)
         if pass_timing:
             print(settings.timing.format(), file=sys.stderr)
-        if result is None:
-            raise typer.Exit(1)
         if output is None:
             sys.stdout.write(result)
-        else:
+        elif not failed:  # a file on disk is all or nothing
             write_atomically(output, result)
+        if failed:
+            raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
