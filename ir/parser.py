@@ -172,7 +172,8 @@ class _IRBuilder:
         bound = sum(count for _, count in results or [])
         if results and bound != len(ftype.results):
             raise self.error(
-                f"operation defines {len(ftype.results)} results but {bound} names are bound",
+                f"operation defines {_plural(len(ftype.results), 'result')} but binds "
+                f"{_plural(bound, 'name')}",
                 results[0][0],
             )
         first = results[0][0] if results else name_token
@@ -261,8 +262,7 @@ class _IRBuilder:
             raise self.error(self.undefined_message(name), token)
         position = int(number) if number else 0
         if position >= len(binding.values):
-            count = len(binding.values)
-            raise self.error(f"'{name}' has {count} result{'s' if count != 1 else ''}", token)
+            raise self.error(f"'{name}' has {_plural(len(binding.values), 'result')}", token)
         return binding.values[position], token
 
     def undefined_message(self, name: str) -> str:
@@ -616,7 +616,7 @@ class _IRBuilder:
         for type_, token in uses:
             if data.size != type_.num_elements:
                 raise self.error(
-                    f"resource '{key}' holds {data.size} elements but {type_} at "
+                    f"resource '{key}' holds {_plural(data.size, 'element')} but {type_} at "
                     f"{token.line}:{token.column} needs {type_.num_elements}",
                     blob,
                 )
@@ -661,6 +661,10 @@ def _scalar_type(name: str) -> Type | None:
     return IntegerType(int(match[1])) if match else None
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _first_token(literal: Token | list) -> Token:
     while isinstance(literal, list) and literal:
         literal = literal[0]
@@ -699,7 +703,7 @@ def _syntax_error(err: UnexpectedInput, builder: _IRBuilder) -> ParseError:
     token = err.token
     if token.type == "$END":
         open_regions = [r.open_token for r in builder.region_stack if r.open_token is not None]
-        if open_regions:
+        if open_regions and "RBRACE" in err.expected:  # the input ends between two ops
             brace = open_regions[-1]
             return ParseError.at("region is never closed (missing '}' before the end)",
                                  filename, text, brace.line, brace.column)
