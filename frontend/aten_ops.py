@@ -249,10 +249,19 @@ def _linear(t: Translator, node: fx.Node) -> Value:
 
 
 _TRANSPOSES = (aten.t.default, aten.transpose.int, aten.permute.default)
+# Views that only add or broadcast leading (batch) dimensions keep a matrix a matrix.
+_BATCH_VIEWS = (aten.expand.default, aten.view.default, aten._unsafe_view.default,
+                aten.reshape.default, aten.unsqueeze.default)
 
 
 def _transposed_weight(t: Translator, mat2: object) -> Value | None:
-    """W when ``mat2`` is ``W.t()`` of a 2-D parameter W: then x @ mat2 is linear(x, W)."""
+    """W when ``mat2`` is ``W.t()`` of a 2-D parameter W (perhaps broadcast over a batch).
+
+    Then ``x @ mat2`` is ``linear(x, W)``, with W in torch's [out, in] layout.
+    """
+    while (isinstance(mat2, fx.Node) and mat2.target in _BATCH_VIEWS
+           and mat2.meta["val"].shape[-2:] == mat2.args[0].meta["val"].shape[-2:]):
+        mat2 = mat2.args[0]
     if not (isinstance(mat2, fx.Node) and mat2.target in _TRANSPOSES):
         return None
     if mat2.target == aten.permute.default and [d % 2 for d in mat2.args[1]] != [1, 0]:
@@ -289,7 +298,12 @@ def _addmm(t: Translator, node: fx.Node) -> Value:
 
 @translates(aten.matmul.default, aten.bmm.default)
 def _matmul(t: Translator, node: fx.Node) -> Value:
-    lhs, rhs = t.value(node.args[0]), t.value(node.args[1])
+    lhs = t.value(node.args[0])
+    weight = _transposed_weight(t, node.args[1])
+    if weight is not None and tuple(t.result_type().shape) == (*lhs.type.shape[:-1],
+                                                               weight.type.shape[0]):
+        return t.emit(sparsec.Linear, [lhs, weight])
+    rhs = t.value(node.args[1])
     if lhs.type.rank < 2 or rhs.type.rank < 2:
         raise TranslateError("matmul of vectors (rank 1) is not supported")
     return t.emit(sparsec.Matmul, [lhs, rhs])
@@ -367,6 +381,9 @@ translates(aten.sum.dim_IntList, aten.sum.default)(_reduction("sum"))
 translates(aten.mean.dim, aten.mean.default)(_reduction("mean"))
 translates(aten.amax.default)(_reduction("max"))
 translates(aten.amin.default)(_reduction("min"))
+# On i1, "any" is a max and "all" a min (the result dtype is bool, so operands are cast to i1).
+translates(aten.any.dim, aten.any.dims, aten.any.default)(_reduction("max"))
+translates(aten.all.dim, aten.all.dims, aten.all.default)(_reduction("min"))
 
 
 @translates(aten.cumsum.default)
