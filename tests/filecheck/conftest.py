@@ -6,10 +6,10 @@ with bash, ``set -o pipefail``, in the file's folder:
     // RUN: sparsec opt %s -p canonicalize --split-input-file | filecheck %s
     // RUN: not sparsec opt %s -p nosuchpass 2>&1 | filecheck %s --check-prefix=ERR
 
-Substitutions: ``%s`` the file, ``%S`` its folder, ``%t`` a fresh temporary
-path, ``%%`` a literal ``%``. The venv's bin folder comes first on PATH, and
-``not CMD`` succeeds when CMD exits with a (non-signal) failure. The test
-fails with the command and everything it printed.
+Substitutions: ``%s`` the file, ``%S`` its folder, ``%t`` a temporary path
+(one per file, as in lit; not created), ``%%`` a literal ``%``. The venv's
+bin folder comes first on PATH, and ``not CMD`` succeeds when CMD exits with
+a (non-signal) failure. The test fails with the command and all it printed.
 """
 
 from __future__ import annotations
@@ -75,8 +75,9 @@ def run_file(path: Path) -> tuple[bool, str]:
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     transcript = []
     with tempfile.TemporaryDirectory(prefix="filecheck-") as temp_dir:
-        for index, command in enumerate(commands):
-            script = substitute(command, path, Path(temp_dir) / f"run{index}.tmp")
+        temp = Path(temp_dir) / f"{path.stem}.tmp"
+        for command in commands:
+            script = substitute(command, path, temp)
             result = subprocess.run(
                 ["bash", "-c", f"set -o pipefail\n{NOT_HELPER}\n{script}"],
                 cwd=path.parent,
