@@ -221,9 +221,11 @@ class Canonicalize(Pass):
     max_iterations: int = option(10, "rewrite sweeps over the module before giving up")
     fold_limit: int = option(1024, "largest constant (in elements) that folding may create")
 
-    def apply(self, module: Operation) -> None:
+    def __post_init__(self) -> None:
         if self.max_iterations < 1:
             raise PassError(f"max-iterations must be at least 1, got {self.max_iterations}")
+
+    def apply(self, module: Operation) -> None:
         patterns = canonicalization_patterns(self.fold_limit)
         apply_patterns_greedily(module, patterns, self.max_iterations)
         erase_dead_ops(module)

@@ -11,7 +11,9 @@
         def apply(self, module: Operation) -> None: ...
 
 Option ``max-iterations`` on the command line is field ``max_iterations``;
-its string value is converted with the field's type hint.
+its string value is converted with the field's type hint. A pass checks its
+option values in ``__post_init__`` (raising ``PassError``), so a bad pipeline
+fails before any pass runs.
 """
 
 from __future__ import annotations
@@ -54,7 +56,8 @@ class OptionInfo:
 
     def describe(self) -> str:
         """``name: type = default  help`` for ``--list-passes``."""
-        text = f"{self.name}: {self.type_name} = {format_option_value(self.default)}"
+        default = format_option_value(self.default) or '""'
+        text = f"{self.name}: {self.type_name} = {default}"
         return f"{text}  {self.help}" if self.help else text
 
 
@@ -105,7 +108,10 @@ class Pass:
                 raise PassError(
                     f"bad value '{text}' for option '{key}' of pass '{cls.name}': {err}"
                 ) from None
-        return cls(**kwargs)
+        try:
+            return cls(**kwargs)
+        except PassError as err:  # raised by the pass's own checks in __post_init__
+            raise PassError(f"pass '{cls.name}': {err}") from None
 
     def pipeline_text(self) -> str:
         """This pass as a pipeline element: ``name{opt=value ...}``, non-default options only."""

@@ -91,6 +91,7 @@ def test_format_round_trips(with_block_options):
         ("cse}", "unbalanced '}' at column 4"),
         ("cse,,dce", "empty pass name"),
         ("cse,", "empty pass name"),
+        ("canonicalize{max-iterations=0}", "pass 'canonicalize': max-iterations must be at least"),
         ("c$e", "malformed pass 'c$e'"),
     ],
 )

@@ -18,7 +18,7 @@
 // CLOSE: error: unbalanced '}' at column 4 of pass pipeline 'cse}'
 
 // RUN: not sparsec opt %s -p "canonicalize{max-iterations=0}" 2>&1 | filecheck %s --check-prefix=FAIL
-// FAIL: error: pass 'canonicalize' failed: max-iterations must be at least 1, got 0
+// FAIL: error: pass 'canonicalize': max-iterations must be at least 1, got 0
 
 // RUN: not sparsec opt %s --print-ir-after nosuchpass 2>&1 | filecheck %s --check-prefix=DUMP
 // DUMP: error: --print-ir-after: unknown pass 'nosuchpass' (known passes: {{.*}}cse

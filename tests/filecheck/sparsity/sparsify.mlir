@@ -122,12 +122,13 @@
 
 // -----
 
-// An inline weight has no name: its resources are named after the linear's position.
+// An inline weight has no name: its resources are named after the linear's position;
+// both nonzeros are in block row 0, so indptr is [0, 2, 2].
 // CHECK-LABEL: sym_name = "inline_weight"
 // CHECK: dense_resource<linear0.weight.bsr1x1.data> : tensor<2x1x1xf32>
 // CHECK: linear0.weight.bsr1x1.data: "0x040000000000803F00000040",
 // CHECK-NEXT: linear0.weight.bsr1x1.indices: "0x040000000000000001000000",
-// CHECK-NEXT: linear0.weight.bsr1x1.indptr: "0x04000000000000000100000001000000"
+// CHECK-NEXT: linear0.weight.bsr1x1.indptr: "0x04000000000000000200000002000000"
 "func.func"() <{function_type = (tensor<2x2xf32>) -> tensor<2x2xf32>, sym_name = "inline_weight"}> ({
 ^bb0(%arg0: tensor<2x2xf32>):
   %0 = "sparsec.constant"() <{value = dense<[[1.0, 2.0], [0.0, 0.0]]> : tensor<2x2xf32>}> : () -> tensor<2x2xf32>
