@@ -93,8 +93,14 @@ class CostModel:
             for key, value in raw["shapes"].items():
                 parse_block_shape(key)
                 shapes[key] = ShapeCost(float(value["efficiency"]), float(value["block_overhead"]))
+                if not shapes[key].efficiency > 0 or shapes[key].block_overhead < 0:
+                    raise ValueError(f"shape {key} needs efficiency > 0 and block_overhead >= 0")
+            if int(raw["lanes"]) < 1:
+                raise ValueError(f"lanes must be >= 1, got {raw['lanes']}")
             return cls(str(raw["source"]), int(raw["lanes"]), shapes)
-        except (ValueError, KeyError, TypeError) as err:
+        except KeyError as err:
+            raise PassError(f"{origin}: not a sparsec cost model (missing key {err})") from None
+        except (ValueError, TypeError, AttributeError) as err:
             raise PassError(f"{origin}: not a sparsec cost model ({err})") from None
 
 
@@ -115,8 +121,15 @@ def load_cost_model(spec: str, cpu: str = "") -> CostModel:
         return CostModel()
     if spec == "auto":
         path = calibration_path(cpu or "host")
-        return CostModel.from_json(path.read_text(), str(path)) if path.is_file() else CostModel()
+        return CostModel.from_json(_read(path), str(path)) if path.is_file() else CostModel()
     path = Path(spec)
     if not path.is_file():
         raise PassError(f"cost model file '{spec}' does not exist")
-    return CostModel.from_json(path.read_text(), spec)
+    return CostModel.from_json(_read(path), spec)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise PassError(f"cannot read cost model file '{path}': {err}") from None
