@@ -72,7 +72,7 @@ def test_pickled_module_needs_the_opt_in(tmp_path) -> None:
     model = tiny_model("albert", "ForMaskedLM")
     path = tmp_path / "albert.pt"
     torch.save(model, path)
-    with pytest.raises(FrontendError, match="runs arbitrary code.*--allow-pickle"):
+    with pytest.raises(FrontendError, match=r"runs arbitrary code.*--allow-pickle"):
         import_model(path)
     module = import_model(path, allow_pickle=True, batch=1, seq_len=8)
     assert max(max_error(module, model, token_inputs(model, 1, 8))) <= TOLERANCE
@@ -89,7 +89,7 @@ def test_pickled_plain_module_uses_given_example_inputs(tmp_path) -> None:
 
 def test_pickled_non_module_is_refused_even_with_the_opt_in(tmp_path) -> None:
     path = _saved(tmp_path / "date.pt", datetime.date(2024, 1, 1))
-    with pytest.raises(FrontendError, match="holds a date, not a torch.nn.Module"):
+    with pytest.raises(FrontendError, match=r"holds a date, not a torch\.nn\.Module"):
         import_model(path, allow_pickle=True)
 
 
@@ -156,5 +156,5 @@ def test_bad_files_give_one_clear_line(case, tmp_path, export_archive) -> None:
 
 def test_too_long_sequence_is_refused(tmp_path) -> None:
     tiny_model("bert").save_pretrained(tmp_path)
-    with pytest.raises(FrontendError, match="seq_len 65 exceeds .* 64"):
+    with pytest.raises(FrontendError, match=r"seq_len 65 exceeds .* 64"):
         import_model(tmp_path, seq_len=65)
