@@ -161,7 +161,8 @@ class Operation:
             _check_same_block(self, value)
             block.graph.remove_edge(self._operands[index].definer, self, key=index)
             block.graph.add_edge(value.definer, self, key=index, value=value)
-            block.changed()
+            if not block._ordered_before(value.definer, self):
+                block.changed()
         self._operands[index] = value
 
     @property
@@ -289,6 +290,12 @@ class Block:
         self._renumber(ops)
         return ops
 
+    def _ordered_before(self, node: Operation | BlockArgument, op: Operation) -> bool:
+        """True when the cached order has ``node`` ahead of ``op`` (so it stays valid)."""
+        if self._ops_cache is None:
+            return False
+        return isinstance(node, BlockArgument) or node._order[0] < op._order[0]
+
     def _renumber(self, ops: list[Operation]) -> None:
         # Order keys follow the current order, so a key between two neighbours lands exactly there.
         for position, op in enumerate(ops):
@@ -352,7 +359,8 @@ class Block:
             raise IRError(f"'{op.name}' is not in this block")
         self.graph.remove_node(op)
         op.parent = None
-        self.changed()
+        if self._ops_cache is not None:  # the others keep their order: no need to sort again
+            self._ops_cache.remove(op)
 
     @property
     def parent_op(self) -> Operation | None:

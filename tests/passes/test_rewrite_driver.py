@@ -108,3 +108,20 @@ def test_a_replacement_of_another_type_is_refused(make_module, body_ops):
         apply_patterns_greedily(module, [Pattern("sparsec.neg", wrong_shape)])
     assert names(body_ops(module)) == ["sparsec.neg", "func.return"]  # nothing was inserted
     verify(module)
+
+
+def test_block_order_after_many_rewrites_is_what_sorting_again_gives(make_module, body_ops):
+    def build(emit, x):  # 20 rounds of neg(neg(exp)) with the rewrites interleaved
+        value = x
+        for _ in range(20):
+            value = emit(Neg, [emit(Neg, [emit(Exp, [value])])])
+        return value
+
+    module = make_module([VEC], build)
+    apply_patterns_greedily(module, [Pattern("sparsec.neg", neg_of_neg)])
+    body = body_ops(module)[0].parent
+    kept = body.ops
+    body.changed()  # forget the order the rewrites maintained; sort from scratch
+    assert body.ops == kept
+    assert [op.name for op in kept].count("sparsec.exp") == 20
+    verify(module)
