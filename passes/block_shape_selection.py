@@ -88,6 +88,12 @@ class BlockShapeSelection(Pass):
     cost_model: str = option("auto", "analytic, auto (cached calibration if any) or a JSON file")
     cpu: str = option("", "CPU whose cached calibration 'auto' looks for")
 
+    def __post_init__(self) -> None:
+        parse_block_shapes(self.block_shapes)
+        if self.force:
+            _check_choice(self.force, "force")
+        self._overrides()
+
     def apply(self, module: Operation) -> None:
         model = load_cost_model(self.cost_model, self.cpu)
         overrides = self._overrides()

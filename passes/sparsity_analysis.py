@@ -174,6 +174,9 @@ class SparsityAnalysis(Pass):
     name = "sparsity-analysis"
     block_shapes: tuple[str, ...] = option(DEFAULT_BLOCK_SHAPES, "candidate block shapes, RxC")
 
+    def __post_init__(self) -> None:
+        parse_block_shapes(self.block_shapes)
+
     def apply(self, module: Operation) -> None:
         blocks = parse_block_shapes(self.block_shapes)
         for op in linears(module):
