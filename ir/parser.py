@@ -94,6 +94,9 @@ def parse_module(text: str, filename: str = "<stdin>", *, verify: bool = True) -
             verifier.verify(module)
         except verifier.VerificationError as err:
             raise _verifier_error(err, text, filename) from None
+        except RecursionError:  # the verifier recurses into regions
+            message = "regions nest too deeply to verify"
+            raise ParseError.at(message, filename, text, 1, 1) from None
     return module
 
 
@@ -458,7 +461,7 @@ class _IRBuilder:
         if isinstance(literal, Token):  # a splat
             array = np.full(type_.shape, self.element(literal, type_.element_type))
         else:
-            shape, flat = self.flatten(literal, token)
+            shape, flat = self.flatten(literal, token, type_.rank)
             if shape != tuple(type_.shape):
                 raise self.error(
                     f"dense literal has shape {list(shape)} but the type is {type_}", token
@@ -471,11 +474,15 @@ class _IRBuilder:
         """dense_list: "[" [dense_literal ("," dense_literal)*] "]" """
         return [c for c in children if c is not None]
 
-    def flatten(self, literal: list, token: Token) -> tuple[tuple[int, ...], list[Token]]:
+    def flatten(
+        self, literal: list, token: Token, rank: int
+    ) -> tuple[tuple[int, ...], list[Token]]:
         """The shape of a nested list literal and its elements in row-major order."""
         if isinstance(literal, Token):
             return (), [literal]
-        parts = [self.flatten(item, token) for item in literal]
+        if rank == 0:  # checked on the way down, so absurd nesting cannot exhaust the stack
+            raise self.error("dense literal nests deeper than the rank of its type", token)
+        parts = [self.flatten(item, token, rank - 1) for item in literal]
         shapes = {shape for shape, _ in parts}
         if len(shapes) > 1:
             raise self.error("dense literal is not rectangular (its lists differ in shape)", token)

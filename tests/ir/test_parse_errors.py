@@ -281,3 +281,15 @@ def test_mangled_input_never_raises_anything_but_parse_error() -> None:
             parse_module(text, "m.mlir")
         except ParseError as err:
             assert str(err).startswith("m.mlir:")
+
+
+def test_absurd_nesting_is_an_error_not_a_crash() -> None:
+    deep_dense = with_line(
+        '    %0 = "sparsec.constant"() <{value = dense<' + "[" * 5000 + "1.0" + "]" * 5000
+        + "> : tensor<1xf32>}> : () -> tensor<1xf32>"
+    )
+    with pytest.raises(ParseError, match="4:5047: dense literal nests deeper than the rank"):
+        parse_module(deep_dense, "deep.mlir")
+    deep_regions = '"builtin.module"() ({\n' * 1200 + "}) : () -> ()\n" * 1200
+    with pytest.raises(ParseError, match="1:1: regions nest too deeply to verify"):
+        parse_module(deep_regions, "deep.mlir")
