@@ -145,6 +145,22 @@
 
 // -----
 
+// x / 1 is x; 1 / x is not.
+// CHECK-LABEL: sym_name = "div_one"
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: %[[C:.*]] = "sparsec.constant"() <{value = dense<1.0> : tensor<4xf32>}>
+// CHECK-NEXT: %[[D:.*]] = "sparsec.div"(%[[C]], %arg0)
+// CHECK-NEXT: "func.return"(%arg0, %[[D]])
+"func.func"() <{function_type = (tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>), sym_name = "div_one"}> ({
+^bb0(%arg0: tensor<4xf32>):
+  %0 = "sparsec.constant"() <{value = dense<1.0> : tensor<4xf32>}> : () -> tensor<4xf32>
+  %1 = "sparsec.div"(%arg0, %0) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  %2 = "sparsec.div"(%0, %arg0) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  "func.return"(%1, %2) : (tensor<4xf32>, tensor<4xf32>) -> ()
+}) : () -> ()
+
+// -----
+
 // x * 1 stays when the constant broadcasts x to a bigger type.
 // CHECK-LABEL: sym_name = "mul_one_broadcasts"
 // CHECK: %[[M:.*]] = "sparsec.mul"(%arg0, %{{.*}}) : (tensor<4xf32>, tensor<3x4xf32>) -> tensor<3x4xf32>
