@@ -16,8 +16,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.status import Status
 from sparsec.commands.opt import write_atomically
 from sparsec.errors import reported_errors
+from sparsec.ir.core import Operation
 
 STAGES = {
     "loading": "Loading the model",
@@ -26,37 +28,51 @@ STAGES = {
 }
 
 
+# The model options, shared by every command that imports a model.
+ModelArgument = Annotated[str, typer.Argument(help="torch.export archive, Hugging Face model "
+                                                   "directory, or (with --allow-pickle) "
+                                                   "torch.save file.")]
+BatchOption = Annotated[int, typer.Option("--batch", help="Batch size to trace with.")]
+SeqLenOption = Annotated[int, typer.Option("--seq-len", help="Sequence length to trace with.")]
+AllowPickleOption = Annotated[
+    bool, typer.Option("--allow-pickle", help="Allow a pickled nn.Module (runs its code!).")
+]
+
+
+def import_with_status(model: str, status: Status, *, batch: int, seq_len: int,
+                       allow_pickle: bool) -> Operation:
+    """Import ``model`` with the frontend, showing each stage on a rich ``status``."""
+    # Imported here: torch takes seconds to load and other commands do not need it.
+    from sparsec.frontend import import_model
+
+    def show(stage: str) -> None:
+        status.update(STAGES.get(stage, stage) + "...")
+
+    return import_model(model, batch=batch, seq_len=seq_len, allow_pickle=allow_pickle,
+                        progress=show)
+
+
 def import_command(
-    model: Annotated[str, typer.Argument(help="torch.export archive, Hugging Face model "
-                                              "directory, or (with --allow-pickle) torch.save "
-                                              "file.")],
+    model: ModelArgument,
     output: Annotated[
         str | None, typer.Option("-o", help="Output file (written atomically); default stdout.")
     ] = None,
     elide_resources: Annotated[
         bool, typer.Option("--elide-resources", help="Print weights as elided resources.")
     ] = False,
-    batch: Annotated[int, typer.Option("--batch", help="Batch size to trace with.")] = 1,
-    seq_len: Annotated[int, typer.Option("--seq-len", help="Sequence length to trace with.")] = 128,
-    allow_pickle: Annotated[
-        bool,
-        typer.Option("--allow-pickle", help="Allow a pickled nn.Module (runs its code!)."),
-    ] = False,
+    batch: BatchOption = 1,
+    seq_len: SeqLenOption = 128,
+    allow_pickle: AllowPickleOption = False,
 ) -> None:
     """Import a model and print its sparsec IR."""
     console = Console(stderr=True)
     with reported_errors():
-        # Imported here: torch takes seconds to load and other commands do not need it.
-        from sparsec.frontend import import_model
         from sparsec.ir.printer import print_op
 
         with console.status("Starting") as status:
-            def show(stage: str) -> None:
-                status.update(STAGES.get(stage, stage) + "...")
-
-            module = import_model(model, batch=batch, seq_len=seq_len,
-                                  allow_pickle=allow_pickle, progress=show)
-            show("Printing the IR")
+            module = import_with_status(model, status, batch=batch, seq_len=seq_len,
+                                        allow_pickle=allow_pickle)
+            status.update("Printing the IR...")
             text = print_op(module, elide_resources=elide_resources)
         text = text if text.endswith("\n") else text + "\n"
         if output is None:
