@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..attributes import StringAttr, TypeAttr
+from ..attributes import ArrayAttr, DictAttr, StringAttr, TypeAttr
 from ..core import Block, Operation, Region
 from ..opdef import TERMINATOR, VerifyError, define, prop
 from ..types import FunctionType, Type
@@ -27,6 +27,8 @@ def _verify_func(op: Operation) -> None:
             f"entry block arguments ({', '.join(map(str, arg_types))}) do not match "
             f"the function inputs ({', '.join(map(str, ftype.value.inputs))})"
         )
+    _verify_per_value_attrs(op, "arg_attrs", len(ftype.value.inputs), "input")
+    _verify_per_value_attrs(op, "res_attrs", len(ftype.value.results), "result")
     ret = body.terminator
     if ret is None or ret.name != "func.return":
         raise VerifyError("function body must end with 'func.return'")
@@ -38,6 +40,14 @@ def _verify_func(op: Operation) -> None:
         )
 
 
+def _verify_per_value_attrs(op: Operation, key: str, count: int, what: str) -> None:
+    attrs = op.properties.get(key)
+    if attrs is None:
+        return
+    if len(attrs) != count or not all(isinstance(a, DictAttr) for a in attrs):
+        raise VerifyError(f"{key} must hold one dictionary per {what} ({count})")
+
+
 Func = define(
     "func.func",
     "A function: one region whose entry block arguments are its inputs.",
@@ -46,6 +56,9 @@ Func = define(
         "sym_name": prop(StringAttr),
         "function_type": prop(TypeAttr),
         "sym_visibility": prop(StringAttr, optional=True),
+        # MLIR's per-argument / per-result attribute dicts; sparsec keeps names there.
+        "arg_attrs": prop(ArrayAttr, optional=True),
+        "res_attrs": prop(ArrayAttr, optional=True),
     },
     regions=1,
     verify=_verify_func,
@@ -73,3 +86,31 @@ def func_body(op: Operation) -> Block:
 
 def func_name(op: Operation) -> str:
     return op.properties["sym_name"].value
+
+
+NAME_ATTR = "sparsec.name"
+
+
+def _names(op: Operation, key: str, count: int, prefix: str) -> list[str]:
+    attrs = op.properties.get(key)
+    names = []
+    for i in range(count):
+        entry = attrs[i].as_dict().get(NAME_ATTR) if attrs is not None else None
+        names.append(entry.value if isinstance(entry, StringAttr) else f"{prefix}{i}")
+    return names
+
+
+def arg_names(op: Operation) -> list[str]:
+    """The function's input names (``arg_attrs`` ``sparsec.name``), else input0, input1, ..."""
+    return _names(op, "arg_attrs", len(op.properties["function_type"].value.inputs), "input")
+
+
+def result_names(op: Operation) -> list[str]:
+    """The function's output names (``res_attrs`` ``sparsec.name``), else output0, ..."""
+    return _names(op, "res_attrs", len(op.properties["function_type"].value.results), "output")
+
+
+def set_names(op: Operation, inputs: Sequence[str], outputs: Sequence[str]) -> None:
+    """Record input and output names in ``arg_attrs`` / ``res_attrs``."""
+    for key, names in (("arg_attrs", inputs), ("res_attrs", outputs)):
+        op.properties[key] = ArrayAttr(tuple(DictAttr({NAME_ATTR: StringAttr(n)}) for n in names))
