@@ -332,7 +332,7 @@ def _causal_mask(t: Translator, query: Value, key: Value, mask: list[Value]) -> 
     """The lower-triangular keep-mask, combined with an explicit mask when there is one."""
     rows, cols = query.type.shape[-2], key.type.shape[-2]
     keep = torch.ones(rows, cols, dtype=torch.bool).tril(cols - rows)
-    causal = t.value(Known(keep, f"{t.node.name}.causal_mask"))
+    causal = t.value(Known(keep, t.derived_key(t.node, "causal_mask")))
     if not mask:
         return causal
     if mask[0].type.element_type == i1:
@@ -522,9 +522,13 @@ def _scaled_index(t: Translator, index: fx.Node, stride: int, offsets: np.ndarra
 def _add_index(t: Translator, a, b):
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         return a + b
-    values = [t.value(Known(torch.from_numpy(v), f"{t.node.name}.index")) if isinstance(
-        v, np.ndarray) else v for v in (a, b)]
+    values = [_index_constant(t, v) if isinstance(v, np.ndarray) else v for v in (a, b)]
     return t.emit(sparsec.Add, values)
+
+
+def _index_constant(t: Translator, index: np.ndarray) -> Value:
+    tensor = torch.from_numpy(np.ascontiguousarray(index))
+    return t.value(Known(tensor, t.derived_key(t.node, "flat_index")))
 
 
 def _flat_take(t: Translator, x: Value, flat, merged_axes: int) -> Value:
@@ -533,7 +537,7 @@ def _flat_take(t: Translator, x: Value, flat, merged_axes: int) -> Value:
     merged = _reshape(t, x, (int(np.prod(shape[:merged_axes], dtype=np.int64)),
                              *shape[merged_axes:]))
     if isinstance(flat, np.ndarray):
-        flat = t.value(Known(torch.from_numpy(np.ascontiguousarray(flat)), f"{t.node.name}.index"))
+        flat = _index_constant(t, flat)
     return t.emit(sparsec.Take, [merged, flat], {"axis": 0})
 
 

@@ -323,18 +323,19 @@ class Translator:
         kwargs = fx.node.map_aggregate(node.kwargs, concrete)
         with torch.no_grad():
             result = node.target(*args, **kwargs)
-        key = self._derived_key(node)
+        key = self.derived_key(node)
         if isinstance(result, tuple | list):
             return tuple(Known(r, f"{key}.{i}") if isinstance(r, torch.Tensor) else r
                          for i, r in enumerate(result))
         return Known(result, key) if isinstance(result, torch.Tensor) else result
 
     @staticmethod
-    def _derived_key(node: fx.Node) -> str:
-        """A resource key for a folded constant: its module path and node name."""
+    def derived_key(node: fx.Node, suffix: str = "") -> str:
+        """A resource key for a constant made here: module path, node name, what it is."""
         stack = node.meta.get("nn_module_stack") or {}
         path = list(stack.values())[-1][0] if stack else ""
-        return f"{path}.{node.name}" if path else node.name
+        parts = [p for p in (path, node.name, suffix) if p]
+        return ".".join(parts)
 
     def _return(self, outputs_node: fx.Node) -> list[Value]:
         specs = self.program.graph_signature.output_specs
