@@ -1,0 +1,252 @@
+"""The end-to-end pipeline: model -> sparsec IR -> passes -> TVM -> artifact.
+
+    options = CompileOptions(target="llvm -mcpu=skylake-avx512", block_shape="32x1")
+    compilation = compile_model("bert-dir", options=options, progress=print)
+    manifest = write_artifact(compilation, "bert.sparsec")
+
+Everything the user can get wrong (target, pass options, output folder) is checked before the
+model is imported, since importing and compiling take long. ``progress`` is told each stage:
+the frontend's ``loading``/``tracing``/``translating``, ``pass NAME`` for each pass, then the
+code generator's own stages, then ``writing``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import sparsec
+from sparsec.artifact import (
+    LIBRARY,
+    Manifest,
+    TensorInfo,
+    WeightDecision,
+    write_manifest,
+    write_params,
+)
+from sparsec.atomic import atomic_path, write_text
+from sparsec.errors import UserError
+from sparsec.ir.attributes import DictAttr
+from sparsec.ir.core import Operation
+from sparsec.ir.printer import print_op
+from sparsec.passes import Pass, PassError, PassManager, format_pipeline, parse_pipeline
+from sparsec.passes.block_shape_selection import DECISION_ATTR, BlockShapeSelection
+from sparsec.passes.sparsify import Sparsify
+from sparsec.passes.sparsity_analysis import DEFAULT_BLOCK_SHAPES, SPARSITY_ATTR, SparsityAnalysis
+
+if TYPE_CHECKING:
+    from sparsec.codegen.build import Built
+    from sparsec.codegen.target import CpuTarget
+
+Progress = Callable[[str], None]
+
+PASSES_BEFORE = "canonicalize,cse"  # then the sparsity passes, unless disabled
+PASSES_AFTER = "canonicalize,dce"
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """How to compile: target, sparsity choices, trace shapes, IR dumps."""
+
+    target: str = "llvm"  # "llvm", or "llvm -mcpu=... -mattr=..."
+    mcpu: str | None = None  # the CLI's separate -mcpu argument
+    mattr: str | None = None  # the CLI's separate -mattr argument
+    threads: int | None = None  # threads the schedules are generated for; default: all cores
+    sparsity: bool = True  # False: every linear stays dense ("TVM without BSR")
+    block_shape: str = ""  # one choice for every weight: "RxC" or "dense"; "" lets the cost decide
+    layers: tuple[str, ...] = ()  # "GLOB=RxC" / "GLOB=dense", first match wins
+    dense_above: float = 0.5
+    min_speedup: float = 1.1
+    cost_model: str = "auto"
+    block_shapes: tuple[str, ...] = DEFAULT_BLOCK_SHAPES  # candidates
+    batch: int = 1
+    seq_len: int = 128
+    allow_pickle: bool = False
+    dump_ir: str | None = None  # folder for NN-pass.mlir dumps
+    elide_resources: bool = True  # in the dumps
+
+    def target_text(self) -> str:
+        """The target as the user spelled it, separate arguments included."""
+        extra = [f"-mcpu={self.mcpu}" if self.mcpu else "", f"-mattr={self.mattr}"
+                 if self.mattr else ""]
+        return " ".join([self.target, *filter(None, extra)])
+
+
+@dataclass
+class Compilation:
+    """A compiled model in memory: the build result plus what the passes decided."""
+
+    built: Built
+    target: CpuTarget
+    options: CompileOptions
+    pipeline: str
+    weights: tuple[WeightDecision, ...]
+    model: str
+
+
+def resolve_target(options: CompileOptions) -> CpuTarget:
+    """The CPU target of ``options``; ``TargetError`` for an unknown kind, CPU or option."""
+    from sparsec.codegen.target import TargetError, parse_target
+
+    spec = options.target
+    if options.mattr is not None:
+        if "-mattr" in spec:
+            raise TargetError(f"target: -mattr given twice ('{spec}' and -mattr={options.mattr})")
+        spec = f"{spec} -mattr={options.mattr}"
+    if options.threads is not None and options.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {options.threads}")
+    return parse_target(spec, options.mcpu, options.threads)
+
+
+def build_passes(options: CompileOptions, cpu: str = "") -> list[Pass]:
+    """The pass pipeline; bad sparsity options are a ``UserError`` before anything runs."""
+    before, after = parse_pipeline(PASSES_BEFORE), parse_pipeline(PASSES_AFTER)
+    if not options.sparsity:
+        return [*before, *after]
+    try:
+        sparsity = [
+            SparsityAnalysis(block_shapes=tuple(options.block_shapes)),
+            BlockShapeSelection(block_shapes=tuple(options.block_shapes),
+                                force=options.block_shape, layers=tuple(options.layers),
+                                dense_above=options.dense_above, min_speedup=options.min_speedup,
+                                cost_model=options.cost_model, cpu=cpu),
+            Sparsify(),
+        ]
+    except PassError as err:
+        raise UserError(f"bad sparsity option: {err}") from None
+    return [*before, *sparsity, *after]
+
+
+def check_output(path: str | os.PathLike) -> None:
+    """Fail before the slow work when the artifact could not be written at ``path``."""
+    target = Path(path).absolute()
+    if not target.parent.is_dir():
+        raise UserError(f"cannot write '{path}': folder '{target.parent}' does not exist")
+    if target.exists() and not target.is_dir():
+        raise UserError(f"cannot write '{path}': it exists and is not a directory")
+
+
+def default_output(model: str | os.PathLike) -> Path:
+    """``<model name>.sparsec`` in the current folder (``bert-dir/`` -> ``bert-dir.sparsec``)."""
+    name = Path(os.fspath(model).rstrip("/\\")).name
+    return Path(f"{Path(name).stem or 'model'}.sparsec")
+
+
+def compile_model(source: Any, example_inputs: Any = None, options: CompileOptions | None = None,
+                  progress: Progress | None = None) -> Compilation:
+    """Import ``source`` (path, nn.Module or ExportedProgram), run the passes and build it."""
+    options = options or CompileOptions()
+    step = progress or (lambda stage: None)
+    target = resolve_target(options)
+    passes = build_passes(options, target.mcpu)
+    dump_dir = _dump_folder(options.dump_ir)
+
+    from sparsec.codegen.build import build_module
+    from sparsec.frontend import import_model
+
+    module = import_model(source, example_inputs, batch=options.batch, seq_len=options.seq_len,
+                          allow_pickle=options.allow_pickle, progress=step)
+    if dump_dir is not None:
+        _dump(dump_dir / "00-import.mlir", module, options.elide_resources)
+    for index, pass_ in enumerate(passes, start=1):
+        step(f"pass {pass_.name}")
+        PassManager([pass_]).run(module)
+        if dump_dir is not None:
+            _dump(dump_dir / f"{index:02d}-{pass_.name}.mlir", module, options.elide_resources)
+    weights = weight_decisions(module)
+    built = build_module(module, target, progress=step)
+    return Compilation(built, target, options, format_pipeline(passes), weights,
+                       _model_name(source))
+
+
+def _dump_folder(path: str | None) -> Path | None:
+    if path is None:
+        return None
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"--dump-ir: cannot create folder '{path}': {err.strerror}") from None
+    return folder
+
+
+def _dump(path: Path, module: Operation, elide_resources: bool) -> None:
+    text = print_op(module, elide_resources=elide_resources)
+    write_text(path, text if text.endswith("\n") else text + "\n")
+
+
+def _model_name(source: Any) -> str:
+    if isinstance(source, str | os.PathLike):
+        return os.fspath(source)
+    return type(source).__name__
+
+
+def weight_decisions(module: Operation) -> tuple[WeightDecision, ...]:
+    """The decision of every linear the sparsity passes annotated (dense or BSR), in op order."""
+    decisions = []
+    for op in module.walk():
+        decision, sparsity = op.attributes.get(DECISION_ATTR), op.attributes.get(SPARSITY_ATTR)
+        if not isinstance(decision, DictAttr) or not isinstance(sparsity, DictAttr):
+            continue
+        speedup = float(decision["predicted_speedup"].value)
+        decisions.append(WeightDecision(
+            weight=str(sparsity["weight"].value),
+            shape=_dense_shape(op),
+            density=float(sparsity["density"].value),
+            block_shape=str(decision["block_shape"].value),
+            predicted_speedup=speedup if math.isfinite(speedup) else None,
+            reason=str(decision["reason"].value),
+        ))
+    return tuple(decisions)
+
+
+def _dense_shape(op: Operation) -> tuple[int, int]:
+    """[out, in] of a linear's weight, or the dense shape a ``bsr_linear`` stands for."""
+    if "dense_shape" in op.properties:
+        rows, cols = op.properties["dense_shape"].values
+    else:
+        rows, cols = op.operands[1].type.shape
+    return int(rows), int(cols)
+
+
+def make_manifest(compilation: Compilation) -> Manifest:
+    """The manifest of a compilation (versions of this process, the time now)."""
+    import tvm
+
+    built = compilation.built
+    params = [TensorInfo(name, tuple(int(d) for d in array.shape), np.asarray(array).dtype.name)
+              for name, array in zip(built.param_names, built.params, strict=True)]
+    return Manifest(
+        inputs=tuple(TensorInfo.of(spec) for spec in built.inputs),
+        outputs=tuple(TensorInfo.of(spec) for spec in built.outputs),
+        params=tuple(params),
+        target=compilation.target.as_dict(),
+        target_spec=compilation.options.target_text(),
+        threads=compilation.target.num_threads,
+        pipeline=compilation.pipeline,
+        weights=compilation.weights,
+        kernels={name: int(count) for name, count in sorted(built.kernels.items())},
+        versions={"sparsec": sparsec.__version__, "tvm": tvm.__version__,
+                  "numpy": np.__version__, "python": sys.version.split()[0]},
+        created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        model=compilation.model,
+    )
+
+
+def write_artifact(compilation: Compilation, path: str | os.PathLike,
+                   progress: Progress | None = None) -> Manifest:
+    """Write the artifact directory ``path`` atomically: whole, or not at all."""
+    (progress or (lambda stage: None))("writing")
+    manifest = make_manifest(compilation)
+    with atomic_path(path, directory=True) as temp:
+        compilation.built.executable.export_library(str(temp / LIBRARY))
+        write_params(temp, list(manifest.params), [np.asarray(p) for p in compilation.built.params])
+        write_manifest(temp, manifest)  # last: a manifest means the rest is there
+    return manifest

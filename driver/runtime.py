@@ -1,0 +1,238 @@
+"""The runtime: open a compiled artifact and call it like a function.
+
+    model = sparsec.load("bert.sparsec")
+    (hidden,) = model(input_ids=ids, attention_mask=mask)   # numpy arrays or torch tensors
+
+Every input is checked against the manifest (presence, shape, dtype, and for token ids the
+range ``0 <= id < upper_bound``) before any kernel runs: a compiled embedding lookup reads
+out-of-range ids from outside its table, so a bad input must be an ``InputError`` naming the
+input, never a crash. Only ``load`` imports tvm; torch is never imported (a torch tensor is
+recognised by its type's module and converted with ``.numpy()``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sparsec.artifact import (
+    LIBRARY,
+    ArtifactError,
+    Manifest,
+    TensorInfo,
+    read_manifest,
+    read_params,
+)
+from sparsec.atomic import atomic_path
+
+Executor = Callable[[list[np.ndarray]], list[np.ndarray]]
+
+
+class InputError(ValueError):
+    """An input that does not fit the compiled model; the message names it and the problem."""
+
+
+class CompiledModel:
+    """A compiled model: call it with its inputs (by position or by name), get numpy arrays.
+
+    ``execute`` runs the compiled code on checked inputs (in manifest order) and returns the
+    outputs; ``directory`` holds the artifact files that ``save`` copies. ``keep_alive`` is
+    any object that must live as long as the model (e.g. the temporary directory of a model
+    compiled in memory).
+    """
+
+    def __init__(self, manifest: Manifest, execute: Executor, directory: Path | None = None,
+                 keep_alive: object = None) -> None:
+        self.manifest = manifest
+        self._execute = execute
+        self._directory = directory
+        self._keep_alive = keep_alive
+
+    @property
+    def inputs(self) -> tuple[TensorInfo, ...]:
+        """The inputs, in call order."""
+        return self.manifest.inputs
+
+    @property
+    def outputs(self) -> tuple[TensorInfo, ...]:
+        """The outputs, in return order."""
+        return self.manifest.outputs
+
+    def __call__(self, *args: Any, **named: Any) -> np.ndarray | tuple[np.ndarray, ...]:
+        """Run the model: one array for a single output, else a tuple in ``outputs`` order."""
+        results = self._execute(self.check_inputs(args, named))
+        if len(results) != len(self.outputs):
+            raise ArtifactError(f"the compiled code returned {len(results)} outputs, the "
+                                f"manifest lists {len(self.outputs)}")
+        return results[0] if len(results) == 1 else tuple(results)
+
+    def check_inputs(self, args: Sequence[Any], named: dict[str, Any]) -> list[np.ndarray]:
+        """The inputs as contiguous numpy arrays in manifest order; ``InputError`` if any is bad."""
+        given = _bind(self.inputs, args, named)
+        return [check_input(info, given[info.name]) for info in self.inputs]
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Copy the artifact to the directory ``path`` (atomically: all of it or nothing)."""
+        if self._directory is None:
+            raise ArtifactError("this model has no artifact files to save")
+        with atomic_path(path, directory=True) as temp:
+            shutil.copytree(self._directory, temp, dirs_exist_ok=True)
+
+    def __repr__(self) -> str:
+        inputs = ", ".join(f"{t.name}: {t.describe()}" for t in self.inputs)
+        outputs = ", ".join(t.describe() for t in self.outputs)
+        return f"CompiledModel(({inputs}) -> ({outputs}), target={self.manifest.target_spec!r})"
+
+
+def _bind(inputs: Sequence[TensorInfo], args: Sequence[Any],
+          named: dict[str, Any]) -> dict[str, Any]:
+    """Match positional and named arguments to input names, as a Python call would."""
+    names = [info.name for info in inputs]
+    if len(args) > len(names):
+        raise InputError(f"too many inputs: the model takes {len(names)} "
+                         f"({', '.join(names)}), got {len(args)}")
+    given = dict(zip(names, args, strict=False))
+    for name, value in named.items():
+        if name not in names:
+            raise InputError(f"unknown input '{name}' (the inputs are {', '.join(names)})")
+        if name in given:
+            raise InputError(f"input '{name}' given twice (by position and by name)")
+        given[name] = value
+    missing = [info for info in inputs if info.name not in given]
+    if missing:
+        listed = ", ".join(f"'{info.name}' ({info.describe()})" for info in missing)
+        raise InputError(f"missing input{'s' if len(missing) > 1 else ''} {listed}")
+    return given
+
+
+def check_input(info: TensorInfo, value: Any) -> np.ndarray:
+    """``value`` as a contiguous array of ``info``'s dtype and shape, with values in range."""
+    array = _as_array(info, value)
+    if array.shape != info.shape:
+        raise InputError(f"input '{info.name}': expected shape {list(info.shape)}, "
+                         f"got {list(array.shape)}")
+    if info.upper_bound is not None and array.size:
+        _check_range(info, array)
+    return np.ascontiguousarray(array)
+
+
+def _as_array(info: TensorInfo, value: Any) -> np.ndarray:
+    """numpy arrays and torch tensors must have the dtype already; Python values get it."""
+    expected = np.dtype(info.dtype)
+    if _is_torch_tensor(value):
+        value = _torch_to_numpy(info, value)
+    if isinstance(value, np.ndarray | np.generic):
+        if value.dtype != expected:
+            raise InputError(f"input '{info.name}': expected dtype {expected.name}, got "
+                             f"{value.dtype.name} (convert it with .astype('{expected.name}'))")
+        return np.asarray(value)
+    return _from_python(info, value, expected)
+
+
+def _from_python(info: TensorInfo, value: Any, expected: np.dtype) -> np.ndarray:
+    """Python numbers and (nested) lists, converted only where no value changes."""
+    try:
+        natural = np.asarray(value)
+    except ValueError as err:  # ragged nested lists
+        raise InputError(f"input '{info.name}': not an array ({err})") from None
+    if natural.dtype.kind not in "biuf" or (natural.dtype.kind == "f" and expected.kind in "biu"):
+        raise InputError(f"input '{info.name}': expected {expected.name} values, got "
+                         f"{type(value).__name__} of {natural.dtype.name}")
+    if natural.dtype.kind in "iu" and expected.kind in "iu" and natural.size:
+        limits = np.iinfo(expected)
+        if natural.min() < limits.min or natural.max() > limits.max:
+            raise InputError(f"input '{info.name}': values do not fit in {expected.name}")
+    return natural.astype(expected)
+
+
+def _check_range(info: TensorInfo, array: np.ndarray) -> None:
+    """Ids must lie in ``[0, upper_bound)``: name the first one that does not."""
+    bad = (array < 0) | (array >= info.upper_bound)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InputError(f"input '{info.name}': value {array[index]} at index {list(index)} is "
+                         f"out of range (expected 0 <= value < {info.upper_bound})")
+
+
+def _is_torch_tensor(value: Any) -> bool:
+    torch = sys.modules.get("torch")  # a torch tensor implies torch is imported already
+    return torch is not None and isinstance(value, torch.Tensor)
+
+
+def _torch_to_numpy(info: TensorInfo, tensor: Any) -> np.ndarray:
+    try:
+        return tensor.detach().cpu().numpy()
+    except (TypeError, RuntimeError) as err:  # e.g. bfloat16 has no numpy dtype
+        raise InputError(f"input '{info.name}': cannot convert the torch tensor to numpy "
+                         f"({str(err).splitlines()[0]})") from None
+
+
+# -- opening an artifact ------------------------------------------------------------------
+
+
+def load(path: str | os.PathLike, *, threads: int | None = None,
+         keep_alive: object = None) -> CompiledModel:
+    """Open the artifact directory ``path`` (see ``sparsec.artifact``) and return the model.
+
+    ``threads`` sets the size of TVM's thread pool (``TVM_NUM_THREADS``); by default TVM
+    uses the ``TVM_NUM_THREADS`` of the environment, else one thread per core. ``keep_alive``
+    is kept as long as the model (the temporary folder of an in-memory compile).
+    """
+    manifest = read_manifest(path)
+    params = read_params(path, manifest)
+    library = Path(path) / LIBRARY
+    if not library.is_file():
+        raise ArtifactError(f"artifact '{path}' is incomplete: no {LIBRARY}")
+    if threads is not None:
+        set_threads(threads)
+    return CompiledModel(manifest, _vm_executor(library, manifest, params), Path(path),
+                         keep_alive)
+
+
+def set_threads(threads: int) -> None:
+    """Use ``threads`` threads in TVM's pool (read when the pool starts, so set it early)."""
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    os.environ["TVM_NUM_THREADS"] = str(threads)
+
+
+def _vm_executor(library: Path, manifest: Manifest, params: list[np.ndarray]) -> Executor:
+    """Load the library into a Relax VM; the weights are copied to the device once."""
+    import tvm
+    from tvm import relax
+
+    _check_tvm_version(manifest, tvm.__version__)
+    device = tvm.cpu()
+    try:
+        vm = relax.VirtualMachine(tvm.runtime.load_module(str(library)), device)
+        main = vm["main"]
+    except Exception as err:  # tvm raises its own kinds for a bad library
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ArtifactError(f"cannot load '{library}': {first}") from None
+    weights = [tvm.runtime.tensor(p, device) for p in params]
+
+    def execute(inputs: list[np.ndarray]) -> list[np.ndarray]:
+        result = main(*[tvm.runtime.tensor(a, device) for a in inputs], *weights)
+        return [t.numpy() for t in _flatten(result)]
+
+    return execute
+
+
+def _flatten(result: Any) -> list[Any]:
+    """A VM result (one tensor, or nested tuples of tensors) as a flat list of tensors."""
+    if hasattr(result, "numpy"):
+        return [result]
+    return [t for item in result for t in _flatten(item)]
+
+
+def _check_tvm_version(manifest: Manifest, running: str) -> None:
+    """A library only loads into the TVM release (major.minor) that built it."""
+    built = manifest.versions.get("tvm", "")
+    if built.split(".")[:2] != running.split(".")[:2]:
+        raise ArtifactError(f"the artifact was built with TVM {built or 'unknown'}, this is "
+                            f"TVM {running}: recompile the model")
