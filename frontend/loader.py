@@ -13,10 +13,13 @@ model config) is a ``FrontendError`` naming the file and the problem.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import json
+import logging
 import os
 import pickle
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +30,7 @@ from torch.export import ExportedProgram
 from .errors import FrontendError
 
 PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+TRANSFORMERS_NAME = re.compile(rb"\btransformers(?:\.\w+)+")
 HF_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
               "pytorch_model.bin.index.json")
 
@@ -78,6 +82,7 @@ def _load_zip(path: Path, allow_pickle: bool, batch: int, seq_len: int) -> Loade
     except (zipfile.BadZipFile, EOFError, OSError) as err:
         raise FrontendError(f"'{path}' is a damaged or truncated zip archive ({err})") from None
     if any(n.endswith(("/archive_format", "/models/model.json")) for n in names):
+        _import_output_types(path, [n for n in names if n.endswith(".json")])
         return LoadedModel(program=load_export_archive(path))
     if any(n.endswith("/data.pkl") for n in names):
         return _load_pickle(path, allow_pickle, batch, seq_len)
@@ -85,10 +90,27 @@ def _load_zip(path: Path, allow_pickle: bool, batch: int, seq_len: int) -> Loade
                         "nor a torch.save file")
 
 
+def _import_output_types(path: Path, json_names: list[str]) -> None:
+    """Import the transformers modules whose classes the archive names.
+
+    An exported Hugging Face model returns a ModelOutput; torch can only rebuild
+    it once transformers has registered that class with pytree, which importing
+    its module does. Only modules of the installed transformers package are
+    imported, never code from the file.
+    """
+    with zipfile.ZipFile(path) as archive:
+        text = b"".join(archive.read(name) for name in json_names)
+    modules = {name.rsplit(b".", 1)[0].decode() for name in TRANSFORMERS_NAME.findall(text)}
+    for module in sorted(modules):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+
 def load_export_archive(path: Path) -> ExportedProgram:
     """A ``torch.export.save`` archive; its example inputs give the shapes."""
     try:
-        program = torch.export.load(path)
+        with _quiet_torch_export_log():
+            program = torch.export.load(path)
     except Exception as err:  # torch raises many kinds on a damaged archive
         raise FrontendError(f"cannot load torch.export archive '{path}': {_first_line(err)}") \
             from None
@@ -96,6 +118,18 @@ def load_export_archive(path: Path) -> ExportedProgram:
         raise FrontendError(f"torch.export archive '{path}' has no example inputs to take "
                             "shapes from; save it from torch.export.export(...)")
     return program
+
+
+@contextlib.contextmanager
+def _quiet_torch_export_log():
+    """torch.export.load logs a traceback before raising; our one-line error says it all."""
+    logger = logging.getLogger("torch.export")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _load_pickle(path: Path, allow_pickle: bool, batch: int, seq_len: int) -> LoadedModel:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -131,3 +133,17 @@ def test_import_refuses_pickles_without_the_flag(tmp_path) -> None:
     result = CliRunner().invoke(_cli(), ["import", str(path)])
     assert result.exit_code == 1
     assert "--allow-pickle" in result.stderr and "arbitrary code" in result.stderr
+
+
+def test_import_of_a_hf_export_archive_in_a_fresh_process(tmp_path) -> None:
+    """The archive returns a ModelOutput: torch needs transformers' pytree registration."""
+    model = tiny_model("bert", "ForMaskedLM")
+    archive = tmp_path / "bert.pt2"
+    torch.export.save(torch.export.export(model, (), token_inputs(model, 1, 6)), archive)
+    done = subprocess.run(
+        [sys.executable, "-m", "sparsec.cli", "import", str(archive), "--elide-resources"],
+        capture_output=True, text=True, check=False,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert 'sparsec.output_names = ["logits"]' in done.stdout
