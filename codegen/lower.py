@@ -1,0 +1,547 @@
+"""Lower a sparsec IR function to one TVM Relax module.
+
+Weights become parameters of ``main`` (after the inputs), never baked-in constants, so the
+library stays small and its build time does not grow with the weights. Each op maps to:
+
+- ``linear`` / ``bsr_linear``: the hand-scheduled dense or BSR kernel (``dense_linear.py``,
+  ``bsr_linear.py``) on a ``[M, K]`` view, with a following exact ``gelu`` and/or residual ``add``
+  fused into its epilogue; weights are packed into the kernel's layout here, at build time.
+- ``attention`` / ``matmul``: the kernels of ``attention.py`` / ``matmul.py``.
+- everything else: the Relax op of the same meaning, legalized to TE later and scheduled by
+  ``schedule.py`` (elementwise, casts, shapes, layer_norm, softmax, reductions, gathers).
+
+Kernels are added through the BlockBuilder, which keeps one PrimFunc per distinct definition,
+so layers of the same shape share their kernels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import tvm
+from sparsec.codegen.attention import AttentionPlan, attention_func
+from sparsec.codegen.bsr_linear import BsrWeight, bsr_linear_func, plan_bsr_linear
+from sparsec.codegen.dense_linear import dense_linear_func, plan_dense_linear
+from sparsec.codegen.epilogue import Epilogue
+from sparsec.codegen.matmul import MatmulPlan, matmul_func
+from sparsec.codegen.schedule import mark_scheduled
+from sparsec.codegen.target import CpuTarget
+from sparsec.errors import UserError
+from sparsec.ir.attributes import DenseElementsAttr, DenseResourceAttr
+from sparsec.ir.core import BlockArgument, Operation, Value
+from sparsec.ir.interpreter import find_function, function_type
+from sparsec.ir.types import TensorType
+from tvm import relax
+
+
+class LoweringError(UserError):
+    """The IR holds something the code generator cannot lower (the message names the op)."""
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input or output of the compiled model."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str  # numpy dtype name
+    upper_bound: int | None = None  # exclusive bound on the values (token ids < vocab)
+
+
+@dataclass
+class Lowered:
+    """The Relax module and what its ``main`` takes and gives."""
+
+    module: tvm.IRModule
+    param_names: list[str]
+    params: list[np.ndarray]
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+
+def lower(module: Operation, target: CpuTarget, func_name: str = "forward") -> Lowered:
+    """Lower function ``func_name`` of ``module`` to a Relax module with one ``main``."""
+    func = find_function(module, func_name)
+    return _Lowerer(func, target).run()
+
+
+# -- signature ------------------------------------------------------------------------------
+
+
+def _dtype(t: TensorType) -> str:
+    return np.dtype(t.dtype).name
+
+
+def _static_shape(t: TensorType, what: str) -> tuple[int, ...]:
+    if not isinstance(t, TensorType) or not t.is_static:
+        raise LoweringError(f"{what} has type {t}; only static tensor shapes can be compiled")
+    return tuple(int(d) for d in t.shape)
+
+
+def _names(func: Operation, key: str, count: int, prefix: str) -> list[str]:
+    attr = func.attributes.get(key)
+    names = [getattr(a, "value", str(a)) for a in attr] if attr is not None else []
+    return names if len(names) == count else [f"{prefix}{i}" for i in range(count)]
+
+
+_INDEX_PASSTHROUGH = ("sparsec.cast", "sparsec.reshape", "sparsec.permute", "sparsec.broadcast_to",
+                      "sparsec.slice")
+
+
+def index_bounds(func: Operation) -> dict[int, int]:
+    """Exclusive bounds of the function arguments that (through casts and shape ops) feed the
+    indices of an ``embedding`` or ``take``: argument index -> smallest bound."""
+    bounds: dict[int, int] = {}
+    for op in func.regions[0].block.ops:
+        if op.name == "sparsec.embedding":
+            size, ids = op.operands[0].type.shape[0], op.operands[1]
+        elif op.name == "sparsec.take":
+            axis = int(op.properties["axis"].value)
+            size, ids = op.operands[0].type.shape[axis], op.operands[1]
+        else:
+            continue
+        while not isinstance(ids, BlockArgument) and ids.definer.name in _INDEX_PASSTHROUGH:
+            ids = ids.definer.operands[0]
+        if isinstance(ids, BlockArgument) and size is not None:
+            bounds[ids.index] = min(bounds.get(ids.index, size), int(size))
+    return bounds
+
+
+# -- the lowering ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Chain:
+    """A linear op and the elementwise ops fused into its epilogue (the last one is emitted)."""
+
+    linear: Operation
+    epilogue: Epilogue
+    tail: Operation
+    residual: Value | None = None
+
+
+@dataclass
+class _Lowerer:
+    func: Operation
+    target: CpuTarget
+    bb: relax.BlockBuilder = field(default_factory=relax.BlockBuilder)
+    values: dict[Value, relax.Expr] = field(default_factory=dict)
+    param_vars: dict[str, relax.Var] = field(default_factory=dict)
+    param_arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    fused: dict[Operation, _Chain] = field(default_factory=dict)  # every op of a chain -> chain
+    inline_names: dict[Value, str] = field(default_factory=dict)
+
+    def _resource_key(self, value: Value) -> str | None:
+        """The parameter name of a constant: its resource key, or ``inline<n>`` for dense<...>."""
+        if _constant_array(value) is None:
+            return None
+        attr = value.definer.properties["value"]
+        if isinstance(attr, DenseResourceAttr):
+            return attr.key
+        return self.inline_names.setdefault(value, f"inline{len(self.inline_names)}")
+
+    def run(self) -> Lowered:
+        block = self.func.regions[0].block
+        signature = function_type(self.func)
+        in_names = _names(self.func, "sparsec.input_names", len(block.args), "input")
+        bounds = index_bounds(self.func)
+        inputs, input_vars = [], []
+        for i, arg in enumerate(block.args):
+            shape = _static_shape(arg.type, f"input #{i}")
+            inputs.append(TensorSpec(in_names[i], shape, _dtype(arg.type), bounds.get(i)))
+            input_vars.append(relax.Var(in_names[i], relax.TensorType(shape, _dtype(arg.type))))
+            self.values[arg] = input_vars[-1]
+        self._plan_fusion(block.ops)
+        with self.bb.function("main"):
+            with self.bb.dataflow():
+                for op in block.ops:
+                    if op.name == "func.return":
+                        outputs = [self._get(v) for v in op.operands]
+                    else:
+                        self._lower_op(op)
+                result = self.bb.emit_output(relax.Tuple(outputs))
+            self.bb.emit_func_output(result, params=[*input_vars, *self.param_vars.values()])
+        out_names = _names(self.func, "sparsec.output_names", len(signature.results), "output")
+        outs = [TensorSpec(out_names[i], _static_shape(t, f"output #{i}"), _dtype(t))
+                for i, t in enumerate(signature.results)]
+        return Lowered(self.bb.get(), list(self.param_vars), list(self.param_arrays.values()),
+                       inputs, outs)
+
+    # -- values and parameters --------------------------------------------------------------
+
+    def _get(self, value: Value) -> relax.Expr:
+        if value not in self.values:
+            self.values[value] = self._constant(value.definer)
+        return self.values[value]
+
+    def _constant(self, op: Operation) -> relax.Expr:
+        attr = op.properties["value"]
+        if isinstance(attr, DenseResourceAttr):
+            return self._param(attr.key, lambda: attr.array)
+        return relax.const(np.asarray(attr.array), _dtype(attr.type))
+
+    def _param(self, name: str, make: Callable[[], np.ndarray]) -> relax.Var:
+        """The parameter ``name`` of ``main``, created from ``make()`` on first use."""
+        if name not in self.param_vars:
+            try:
+                array = np.ascontiguousarray(make())
+            except ValueError as err:
+                raise LoweringError(f"weight '{name}': {err}") from None
+            self.param_arrays[name] = array
+            self.param_vars[name] = relax.Var(
+                name, relax.TensorType(array.shape, array.dtype.name))
+        return self.param_vars[name]
+
+    def _emit(self, expr: relax.Expr) -> relax.Var:
+        return self.bb.emit(expr)
+
+    def _call(self, func: tvm.tirx.PrimFunc, family: str, args: Sequence[relax.Expr],
+              shape: Sequence[int], dtype: str = "float32") -> relax.Var:
+        gv = self.bb.add_func(mark_scheduled(func, family), family)
+        return self._emit(relax.call_tir(gv, list(args), relax.TensorType(list(shape), dtype)))
+
+    def _reshape(self, x: relax.Expr, shape: Sequence[int]) -> relax.Expr:
+        return self._emit(relax.op.reshape(x, list(shape)))
+
+    # -- ops ------------------------------------------------------------------------------------
+
+    def _lower_op(self, op: Operation) -> None:
+        if op.name == "sparsec.constant":
+            return  # lowered where it is used (as a parameter, a packed weight, or inline)
+        chain = self.fused.get(op)
+        if chain is not None:
+            if op is chain.tail:
+                self.values[op.result] = self._linear(chain)
+            return
+        lowering = _LOWERINGS.get(op.name)
+        if lowering is None:
+            raise LoweringError(f"{_where(op)}: '{op.name}' cannot be compiled yet")
+        try:
+            result = lowering(self, op, *[self._get(v) for v in op.operands])
+        except tvm.TVMError as err:
+            raise LoweringError(f"{_where(op)}: '{op.name}': {str(err).splitlines()[-1]}") from None
+        self.values[op.result] = self._emit(result) if not isinstance(result, relax.Var) else result
+
+    # -- linear ---------------------------------------------------------------------------------
+
+    def _plan_fusion(self, ops: list[Operation]) -> None:
+        for op in ops:
+            if op.name in ("sparsec.linear", "sparsec.bsr_linear") and _f32(op):
+                chain = _fusion_chain(op)
+                for member in _chain_ops(chain):
+                    self.fused[member] = chain
+
+    def _linear(self, chain: _Chain) -> relax.Expr:
+        op = chain.linear
+        x_type, out_type = op.operands[0].type, chain.tail.result.type
+        k, n = x_type.shape[-1], out_type.shape[-1]
+        m = math.prod(x_type.shape[:-1])
+        args: list[relax.Expr] = [self._reshape(self._get(op.operands[0]), (m, k))]
+        if op.name == "sparsec.linear":
+            func = self._dense_args(op, m, n, k, chain.epilogue, args)
+            family = "dense_linear"
+        else:
+            func = self._bsr_args(op, m, chain.epilogue, args)
+            family = "bsr_linear"
+        bias_index = 2 if op.name == "sparsec.linear" else 4
+        if chain.epilogue.bias:
+            args.append(self._get(op.operands[bias_index]))
+        if chain.epilogue.residual:
+            args.append(self._reshape(self._get(chain.residual), (m, n)))
+        y = self._call(func, family, args, (m, n))
+        return self._reshape(y, out_type.shape)
+
+    def _dense_args(self, op, m, n, k, epilogue, args) -> tvm.tirx.PrimFunc:
+        plan = plan_dense_linear(m, n, k, self.target, epilogue)
+        weight = op.operands[1]
+        key = self._resource_key(weight)
+        if key is None:
+            raise LoweringError(f"{_where(op)}: linear weight must be a constant to be packed")
+        args.append(self._param(f"{key}:panels{plan.panel}",
+                                lambda: plan.pack(np.asarray(_constant_array(weight)))))
+        return dense_linear_func(plan)
+
+    def _bsr_args(self, op, m, epilogue, args) -> tvm.tirx.PrimFunc:
+        block = tuple(int(v) for v in op.properties["block_shape"])
+        n, k = (int(v) for v in op.properties["dense_shape"])
+        plan = plan_bsr_linear(m, n, k, block, self.target, epilogue)
+        data, indices, indptr = op.operands[1:4]
+        keys = [self._resource_key(v) for v in (data, indices, indptr)]
+        if None in keys:
+            raise LoweringError(f"{_where(op)}: BSR data, indices and indptr must be constants")
+
+        def packed() -> np.ndarray:
+            weight = BsrWeight(np.asarray(_constant_array(data), np.float32),
+                               _constant_array(indices).astype(np.int32),
+                               _constant_array(indptr).astype(np.int32), (n, k), block)
+            return plan.pack(weight)
+
+        args.append(self._param(f"{keys[0]}:{plan.family}", packed))
+        for value, key in zip((indices, indptr), keys[1:], strict=True):
+            args.append(self._param(f"{key}:i32",
+                                    lambda v=value: _constant_array(v).astype(np.int32)))
+        return bsr_linear_func(plan)
+
+    def linear_fallback(self, op: Operation, x, weight, bias=None) -> relax.Expr:
+        """A linear whose weight is not a constant: batched matmul with the transposed weight."""
+        w_type = op.operands[1].type
+        wt = self._emit(relax.op.permute_dims(weight, [1, 0]))
+        wt_type = TensorType(tuple(reversed(w_type.shape)), w_type.element_type)
+        y = self.matmul_of(op.operands[0].type, wt_type, op.result.type, x, wt)
+        return relax.op.add(y, bias) if bias is not None else y
+
+    def matmul_of(self, lt: TensorType, rt: TensorType, out: TensorType, lhs, rhs) -> relax.Expr:
+        """``lhs @ rhs`` with numpy broadcasting, through the batched matmul kernel."""
+        out_shape = _static_shape(out, "matmul result")
+        batch_shape, (m, n) = out_shape[:-2], out_shape[-2:]
+        k = int(lt.shape[-1])
+        b = math.prod(batch_shape)
+        lhs3 = self._batched(lhs, lt, batch_shape, (m, k), b)
+        rhs3 = self._batched(rhs, rt, batch_shape, (k, n), b)
+        plan = MatmulPlan(b, m, k, n, _dtype(out), self.target.vector_lanes)
+        y = self._call(matmul_func(plan), "batch_matmul", [lhs3, rhs3], (b, m, n), _dtype(out))
+        return self._reshape(y, out_shape)
+
+    def _batched(self, x, t: TensorType, batch_shape, tail, b) -> relax.Expr:
+        if t.rank < 2:
+            x = self._reshape(x, (1, *t.shape))
+        full = (*batch_shape, *tail)
+        if tuple(t.shape) != full:
+            x = self._emit(relax.op.broadcast_to(x, list(full)))
+        return self._reshape(x, (b, *tail))
+
+
+def _where(op: Operation) -> str:
+    return str(op.location) if op.location else f"op '{op.name}'"
+
+
+def _f32(op: Operation) -> bool:
+    return all(_dtype(v.type) == "float32" for v in (op.operands[0], op.result))
+
+
+def _constant_array(value: Value) -> np.ndarray | None:
+    if isinstance(value, BlockArgument) or value.definer.name != "sparsec.constant":
+        return None
+    attr = value.definer.properties["value"]
+    return np.asarray(attr.array) if isinstance(attr, DenseElementsAttr | DenseResourceAttr) \
+        else None
+
+
+
+
+def _sole_user(value: Value) -> Operation | None:
+    uses = value.uses
+    return uses[0].user if len(uses) == 1 and uses[0].user.name != "func.return" else None
+
+
+def _fusion_chain(op: Operation) -> _Chain:
+    """The linear op plus a following exact gelu and/or residual add that its epilogue can do."""
+    has_bias = len(op.operands) == (3 if op.name == "sparsec.linear" else 5)
+    tail, gelu, residual = op, False, None
+    user = _sole_user(op.result)
+    if user is not None and user.name == "sparsec.gelu" and \
+            user.properties["approximate"].value == "none":
+        tail, gelu = user, True
+        user = _sole_user(user.result)
+    if user is not None and user.name == "sparsec.add":
+        other = [v for v in user.operands if v is not tail.result]
+        if len(other) == 1 and other[0].type == tail.result.type:
+            tail, residual = user, other[0]
+    return _Chain(op, Epilogue(bias=has_bias, gelu=gelu, residual=residual is not None), tail,
+                  residual)
+
+
+def _chain_ops(chain: _Chain) -> list[Operation]:
+    ops, op = [chain.linear], chain.linear
+    while op is not chain.tail:
+        op = op.result.uses[0].user
+        ops.append(op)
+    return ops
+
+
+# -- the table of simple lowerings ------------------------------------------------------------
+
+Lowering = Callable[..., relax.Expr]
+_LOWERINGS: dict[str, Lowering] = {}
+
+
+def _lowers(*names: str) -> Callable[[Lowering], Lowering]:
+    def register(fn: Lowering) -> Lowering:
+        for name in names:
+            _LOWERINGS[name] = fn
+        return fn
+
+    return register
+
+
+def _prop(op: Operation, name: str):
+    return op.properties[name].value
+
+
+def _ints(op: Operation, name: str) -> list[int]:
+    return [int(v) for v in op.properties[name]]
+
+
+_BINARY = {
+    "sparsec.add": relax.op.add, "sparsec.sub": relax.op.subtract,
+    "sparsec.mul": relax.op.multiply, "sparsec.div": relax.op.divide,
+    "sparsec.pow": relax.op.power, "sparsec.maximum": relax.op.maximum,
+    "sparsec.minimum": relax.op.minimum, "sparsec.and": relax.op.logical_and,
+    "sparsec.or": relax.op.logical_or,
+}
+_UNARY = {
+    "sparsec.neg": relax.op.negative, "sparsec.exp": relax.op.exp, "sparsec.log": relax.op.log,
+    "sparsec.sqrt": relax.op.sqrt, "sparsec.rsqrt": relax.op.rsqrt, "sparsec.tanh": relax.op.tanh,
+    "sparsec.erf": relax.op.erf, "sparsec.relu": relax.op.nn.relu,
+    "sparsec.sigmoid": relax.op.sigmoid, "sparsec.abs": relax.op.abs,
+    "sparsec.not": relax.op.logical_not,
+}
+_COMPARE = {
+    "eq": relax.op.equal, "ne": relax.op.not_equal, "lt": relax.op.less,
+    "le": relax.op.less_equal, "gt": relax.op.greater, "ge": relax.op.greater_equal,
+}
+_REDUCE = {"sum": relax.op.sum, "mean": relax.op.mean, "max": relax.op.max, "min": relax.op.min}
+
+
+def _register_elementwise() -> None:
+    for name, fn in _BINARY.items():
+        _lowers(name)(lambda low, op, a, b, fn=fn: fn(a, b))
+    for name, fn in _UNARY.items():
+        _lowers(name)(lambda low, op, a, fn=fn: fn(a))
+
+
+_register_elementwise()
+
+
+@_lowers("sparsec.cmp")
+def _cmp(low: _Lowerer, op: Operation, a, b) -> relax.Expr:
+    return _COMPARE[_prop(op, "predicate")](a, b)
+
+
+@_lowers("sparsec.where")
+def _where_op(low: _Lowerer, op: Operation, cond, a, b) -> relax.Expr:
+    return relax.op.where(cond, a, b)
+
+
+@_lowers("sparsec.gelu")
+def _gelu(low: _Lowerer, op: Operation, x) -> relax.Expr:
+    return relax.op.nn.gelu(x) if _prop(op, "approximate") == "none" else relax.op.nn.gelu_tanh(x)
+
+
+@_lowers("sparsec.dropout")
+def _dropout(low: _Lowerer, op: Operation, x) -> relax.Expr:
+    if _prop(op, "train"):
+        raise LoweringError(f"{_where(op)}: dropout in training mode cannot be compiled")
+    return x
+
+
+@_lowers("sparsec.cast")
+def _cast(low: _Lowerer, op: Operation, x) -> relax.Expr:
+    dtype = _dtype(op.result.type)
+    if dtype == "bool":  # numpy and torch: nonzero is true (LLVM's truncation keeps one bit)
+        zero = relax.const(np.zeros((), _dtype(op.operands[0].type)))
+        return relax.op.not_equal(x, zero)
+    return relax.op.astype(x, dtype)
+
+
+@_lowers("sparsec.linear")
+def _linear_unfused(low: _Lowerer, op: Operation, x, weight, bias=None) -> relax.Expr:
+    return low.linear_fallback(op, x, weight, bias)
+
+
+@_lowers("sparsec.matmul")
+def _matmul(low: _Lowerer, op: Operation, lhs, rhs) -> relax.Expr:
+    lt, rt = (v.type for v in op.operands)
+    return low.matmul_of(lt, rt, op.result.type, lhs, rhs)
+
+
+@_lowers("sparsec.attention")
+def _attention(low: _Lowerer, op: Operation, q, k, v, mask=None) -> relax.Expr:
+    qt, kt, vt = (o.type for o in op.operands[:3])
+    if any(_dtype(t) != "float32" for t in (qt, kt, vt)):
+        raise LoweringError(f"{_where(op)}: attention is compiled for float32 only")
+    out_shape = _static_shape(op.result.type, "attention result")
+    batch_shape, (sq, dv) = out_shape[:-2], out_shape[-2:]
+    sk, d = int(kt.shape[-2]), int(qt.shape[-1])
+    b = math.prod(batch_shape)
+    args = [low._batched(q, qt, batch_shape, (sq, d), b),
+            low._batched(k, kt, batch_shape, (sk, d), b),
+            low._batched(v, vt, batch_shape, (sk, dv), b)]
+    kind = "none"
+    if mask is not None:
+        mt = op.operands[3].type
+        kind = "bool" if _dtype(mt) == "bool" else "additive"
+        args.append(low._batched(mask, mt, batch_shape, (sq, sk), b))
+    plan = AttentionPlan(b, sq, sk, d, dv, float(_prop(op, "scale")), kind,
+                         low.target.vector_lanes)
+    y = low._call(attention_func(plan), "attention", args, (b, sq, dv))
+    return low._reshape(y, out_shape)
+
+
+@_lowers("sparsec.softmax")
+def _softmax(low: _Lowerer, op: Operation, x) -> relax.Expr:
+    return relax.op.nn.softmax(x, axis=int(_prop(op, "axis")))
+
+
+@_lowers("sparsec.layer_norm")
+def _layer_norm(low: _Lowerer, op: Operation, x, weight=None, bias=None) -> relax.Expr:
+    normalized = _ints(op, "normalized_shape")
+    dtype = _dtype(op.result.type)
+    weight = weight if weight is not None else relax.const(np.ones(normalized, dtype))
+    bias = bias if bias is not None else relax.const(np.zeros(normalized, dtype))
+    rank = op.operands[0].type.rank
+    axes = list(range(rank - len(normalized), rank))
+    return relax.op.nn.layer_norm(x, weight, bias, axes, epsilon=float(_prop(op, "epsilon")))
+
+
+@_lowers("sparsec.embedding")
+def _embedding(low: _Lowerer, op: Operation, table, ids) -> relax.Expr:
+    # "clip" keeps memory safe; the runtime refuses out-of-range ids before they get here.
+    return relax.op.take(table, ids, axis=0, mode="clip")
+
+
+@_lowers("sparsec.take")
+def _take(low: _Lowerer, op: Operation, x, ids) -> relax.Expr:
+    return relax.op.take(x, ids, axis=int(_prop(op, "axis")), mode="clip")
+
+
+@_lowers("sparsec.reshape")
+def _reshape(low: _Lowerer, op: Operation, x) -> relax.Expr:
+    return relax.op.reshape(x, _ints(op, "shape"))
+
+
+@_lowers("sparsec.permute")
+def _permute(low: _Lowerer, op: Operation, x) -> relax.Expr:
+    return relax.op.permute_dims(x, _ints(op, "perm"))
+
+
+@_lowers("sparsec.slice")
+def _slice(low: _Lowerer, op: Operation, x) -> relax.Expr:
+    axis = int(_prop(op, "axis"))
+    size = int(op.operands[0].type.shape[axis])
+    start, end = min(int(_prop(op, "start")), size), min(int(_prop(op, "end")), size)
+    return relax.op.strided_slice(x, [axis], [start], [end], [int(_prop(op, "step"))],
+                                  assume_inbound=True)
+
+
+@_lowers("sparsec.concat")
+def _concat(low: _Lowerer, op: Operation, *xs) -> relax.Expr:
+    return relax.op.concat(list(xs), axis=int(_prop(op, "axis")))
+
+
+@_lowers("sparsec.broadcast_to")
+def _broadcast_to(low: _Lowerer, op: Operation, x) -> relax.Expr:
+    return relax.op.broadcast_to(x, _ints(op, "shape"))
+
+
+@_lowers("sparsec.reduce")
+def _reduce(low: _Lowerer, op: Operation, x) -> relax.Expr:
+    return _REDUCE[_prop(op, "kind")](x, axis=_ints(op, "axes"), keepdims=_prop(op, "keepdim"))
+
+
+@_lowers("sparsec.cumsum")
+def _cumsum(low: _Lowerer, op: Operation, x) -> relax.Expr:
+    return relax.op.cumsum(x, axis=int(_prop(op, "axis")), dtype=_dtype(op.result.type))
