@@ -30,6 +30,7 @@ from sparsec.passes.sparsity_analysis import (
     DEFAULT_BLOCK_SHAPES,
     SPARSITY_ATTR,
     SparsityAnalysis,
+    block_masks,
     linears,
 )
 
@@ -98,6 +99,18 @@ def test_known_block_pattern_is_measured_exactly(make_module, block_text, weight
     }
     assert op.attributes[SPARSITY_ATTR]["nnz"].value == nnz
     assert sorted(op.attributes[SPARSITY_ATTR]["blocks"].as_dict()) == sorted(DEFAULT_BLOCK_SHAPES)
+
+
+@pytest.mark.parametrize("weight_shape", [(50, 37), (64, 96), (1, 7)], ids=str)
+def test_masks_derived_from_finer_masks_equal_direct_ones(weight_shape):
+    # Shapes that tile each other (2x5 -> 6x10, 3x5 -> 6x10), or not, with and without padding.
+    shapes = tuple(parse_block_shape(t) for t in (*DEFAULT_BLOCK_SHAPES, "3x5", "2x5", "6x10",
+                                                   "64x1", "1x3", "7x7"))
+    weight = np.random.default_rng(6).standard_normal(weight_shape)
+    weight[np.abs(weight) < 1.5] = 0
+    masks = block_masks(weight != 0, shapes)
+    for shape in shapes:
+        assert np.array_equal(masks[shape], block_mask(weight, shape)), shape
 
 
 def test_all_zero_weight_stores_nothing_for_any_shape(make_module):
