@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -124,7 +125,7 @@ class Manifest:
     threads: int  # the thread count the schedules were generated for
     pipeline: str
     weights: tuple[WeightDecision, ...]
-    kernels: dict[str, int]  # kernel name -> how many ops share it
+    kernels: dict[str, int]  # kernel family -> distinct kernels the library holds
     versions: dict[str, str]
     created: str  # ISO 8601, UTC
     model: str = ""  # where the model came from, for reports
@@ -251,7 +252,7 @@ def read_params(path: str | os.PathLike, manifest: Manifest) -> list[np.ndarray]
             arrays = {name: archive[name] for name in archive.files}
     except FileNotFoundError:
         raise ArtifactError(f"artifact '{path}' is incomplete: no {PARAMS}") from None
-    except (ValueError, OSError, EOFError) as err:  # zipfile.BadZipFile is an OSError
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
         raise ArtifactError(f"'{file}' is corrupt ({err})") from None
     expected = [info.name for info in manifest.params]
     missing = [name for name in expected if name not in arrays]

@@ -6,8 +6,8 @@
 
 Everything the user can get wrong (target, pass options, output folder) is checked before the
 model is imported, since importing and compiling take long. ``progress`` is told each stage:
-the frontend's ``loading``/``tracing``/``translating``, ``pass NAME`` for each pass, then the
-code generator's own stages, then ``writing``.
+``target`` (resolving it loads TVM), the frontend's ``loading``/``tracing``/``translating``,
+``pass NAME`` for each pass, the code generator's own stages, then ``writing``.
 """
 
 from __future__ import annotations
@@ -144,6 +144,7 @@ def compile_model(source: Any, example_inputs: Any = None, options: CompileOptio
     """Import ``source`` (path, nn.Module or ExportedProgram), run the passes and build it."""
     options = options or CompileOptions()
     step = progress or (lambda stage: None)
+    step("target")
     target = resolve_target(options)
     passes = build_passes(options, target.mcpu)
     dump_dir = _dump_folder(options.dump_ir)

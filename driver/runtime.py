@@ -172,6 +172,26 @@ def _torch_to_numpy(info: TensorInfo, tensor: Any) -> np.ndarray:
                          f"({str(err).splitlines()[0]})") from None
 
 
+def random_inputs(inputs: Sequence[TensorInfo], seed: int = 0) -> dict[str, np.ndarray]:
+    """Valid inputs for a smoke run: ids uniform below their bound, masks all ones, floats normal.
+
+    An integer input without a bound is taken for a mask when its name says so (ones), else
+    filled with zeros, the one value every integer input accepts.
+    """
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for info in inputs:
+        dtype = np.dtype(info.dtype)
+        if info.upper_bound is not None:
+            array = rng.integers(0, info.upper_bound, size=info.shape)
+        elif dtype.kind in "biu":
+            array = np.ones(info.shape) if "mask" in info.name else np.zeros(info.shape)
+        else:
+            array = rng.standard_normal(info.shape)
+        arrays[info.name] = array.astype(dtype)
+    return arrays
+
+
 # -- opening an artifact ------------------------------------------------------------------
 
 

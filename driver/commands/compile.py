@@ -1,0 +1,185 @@
+"""`sparsec compile`: compile a model into an artifact that `sparsec run` and `sparsec.load` open.
+
+    sparsec compile bert-dir --target llvm -mcpu=skylake-avx512 -o bert.sparsec
+    sparsec compile bert-dir --target "llvm -mcpu=skylake-avx512 -mattr=+avx512f"
+    sparsec compile model.pt2 --block-shape 32x1 --layer '*.attention.*=dense'
+    sparsec compile model.pt2 --no-sparsity -o dense.sparsec      # the "TVM without BSR" baseline
+    sparsec compile model.pt2 --dump-ir ir/                         # ir/00-import.mlir, 01-...
+
+Shows each stage while it runs, then one row per linear weight (shape, density, chosen block
+shape, predicted speedup) and a summary line. The artifact is written atomically: a failure
+or Ctrl-C leaves no half-written output. Bad input is one ``error: ...`` line and exit 1.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from sparsec.artifact import Manifest
+from sparsec.commands.import_model import (
+    STAGES,
+    AllowPickleOption,
+    BatchOption,
+    ModelArgument,
+    SeqLenOption,
+)
+from sparsec.errors import reported_errors
+from sparsec.passes import PassFailure
+from sparsec.passes.sparsity_analysis import DEFAULT_BLOCK_SHAPES
+from sparsec.report import percent, speedup_text, table
+
+
+class StageDisplay:
+    """A rich progress display with one line per stage: a spinner while it runs, then its time."""
+
+    def __init__(self, console: Console, output: str) -> None:
+        self._progress = Progress(SpinnerColumn(finished_text="[green]✓"),
+                                  TextColumn("{task.description}"), TimeElapsedColumn(),
+                                  console=console)
+        self._output = output
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> StageDisplay:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self._finish()
+        self._progress.stop()
+
+    def __call__(self, stage: str) -> None:
+        """Start ``stage`` (a frontend stage key, ``pass NAME``, or a code generator stage)."""
+        self._finish()
+        self._task = self._progress.add_task(self._describe(stage), total=None)
+
+    def _finish(self) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, total=1, completed=1)
+
+    def _describe(self, stage: str) -> str:
+        if stage in STAGES:
+            return STAGES[stage]
+        if stage.startswith("pass "):
+            return f"Running pass {stage.removeprefix('pass ')}"
+        if stage == "target":
+            return "Checking the target"
+        if stage == "writing":
+            return f"Writing {self._output}"
+        return stage[:1].upper() + stage[1:]
+
+
+def print_decisions(console: Console, manifest: Manifest, output: str, seconds: float) -> None:
+    """The per-weight table of sparsity decisions and the summary line."""
+    rows = [[w.weight, f"{w.shape[0]}x{w.shape[1]}", percent(w.density), w.block_shape,
+             speedup_text(w.speedup) if w.block_shape != "dense" else "1.00x"]
+            for w in manifest.weights]
+    if rows:
+        columns = [("weight", "left"), ("shape", "right"), ("density", "right"),
+                   ("block shape", "left"), ("predicted speedup", "right")]
+        console.print(table(f"Sparsity decisions for {manifest.model}", columns, rows))
+    totals = manifest.summary()
+    if manifest.weights:
+        sparsity = (f"{totals['linears']} linears ({totals['bsr']} BSR, "
+                    f"{totals['linears'] - totals['bsr']} dense), weight density "
+                    f"{percent(totals['density'])}, predicted speedup of the linears "
+                    f"{speedup_text(totals['predicted_speedup'])}")
+    else:
+        sparsity = "sparsity disabled: every linear is dense"
+    families = ", ".join(f"{name} {count}" for name, count in manifest.kernels.items())
+    kernels = f"{sum(manifest.kernels.values())} kernels ({families})"
+    console.print(f"{sparsity}; {kernels}; wrote {output} for {manifest.target_spec} "
+                  f"({_size_mb(Path(output)):.1f} MB) in {seconds:.1f} s", markup=False)
+
+
+def _size_mb(folder: Path) -> float:
+    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) / 1e6
+
+
+def compile_command(
+    model: ModelArgument,
+    target: Annotated[
+        str, typer.Option("--target", help="LLVM CPU target: 'llvm' (this CPU) or e.g. "
+                                           "'llvm -mcpu=skylake-avx512 -mattr=+avx512f'.")
+    ] = "llvm",
+    mcpu: Annotated[
+        str | None, typer.Option("-mcpu", help="CPU for the target (as in --target llvm "
+                                               "-mcpu=skylake-avx512).")
+    ] = None,
+    mattr: Annotated[
+        str | None, typer.Option("-mattr", help="CPU features for the target, e.g. +avx512f.")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("-o", "--output", help="Artifact directory (written "
+                                                        "atomically); default MODEL.sparsec.")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="Threads to generate schedules for "
+                                                   "(default: TVM_NUM_THREADS or all cores).")
+    ] = None,
+    dump_ir: Annotated[
+        str | None, typer.Option("--dump-ir", help="Write the IR after import and after every "
+                                                   "pass into this folder (NN-pass.mlir).")
+    ] = None,
+    block_shape: Annotated[
+        str, typer.Option("--block-shape", help="One choice for every weight: RxC or 'dense'.")
+    ] = "",
+    layer: Annotated[
+        list[str] | None,
+        typer.Option("--layer", help="GLOB=RxC or GLOB=dense for matching weight names "
+                                     "(repeatable; first match wins, before --block-shape)."),
+    ] = None,
+    dense_above: Annotated[
+        float, typer.Option("--dense-above", help="Weights denser than this stay dense.")
+    ] = 0.5,
+    no_sparsity: Annotated[
+        bool, typer.Option("--no-sparsity", help="Keep every weight dense (TVM without BSR).")
+    ] = False,
+    cost_model: Annotated[
+        str, typer.Option("--cost-model", help="analytic, auto (this CPU's cached calibration "
+                                               "if any) or a JSON file.")
+    ] = "auto",
+    elide_resources: Annotated[
+        bool, typer.Option("--elide-resources/--keep-resources",
+                           help="Elide the weights in --dump-ir files (--keep-resources writes "
+                                "complete IR that 'sparsec opt' can reload).")
+    ] = True,
+    batch: BatchOption = 1,
+    seq_len: SeqLenOption = 128,
+    allow_pickle: AllowPickleOption = False,
+) -> None:
+    """Compile a model for a CPU into an artifact (library + weights + manifest)."""
+    with reported_errors(PassFailure):
+        from sparsec.compiler import (
+            CompileOptions,
+            check_output,
+            compile_model,
+            default_output,
+            write_artifact,
+        )
+
+        options = CompileOptions(
+            target=target, mcpu=mcpu, mattr=mattr, threads=threads, sparsity=not no_sparsity,
+            block_shape=block_shape, layers=tuple(layer or ()), dense_above=dense_above,
+            cost_model=cost_model, block_shapes=DEFAULT_BLOCK_SHAPES, batch=batch,
+            seq_len=seq_len, allow_pickle=allow_pickle, dump_ir=dump_ir,
+            elide_resources=elide_resources)
+        out = output or str(default_output(model))
+        check_output(out)
+        start = time.perf_counter()
+        with StageDisplay(Console(stderr=True), out) as display:
+            compilation = compile_model(model, options=options, progress=display)
+            manifest = write_artifact(compilation, out, progress=display)
+        console = Console() if sys.stdout.isatty() else Console(width=200)
+        print_decisions(console, manifest, out, time.perf_counter() - start)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `compile` command to the CLI."""
+    app.command("compile")(compile_command)

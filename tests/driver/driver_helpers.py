@@ -1,0 +1,48 @@
+"""Helpers of the driver tests: the CLI run in-process and its one-line errors."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TVM_NUM_THREADS", "2")  # the machine's cores are shared
+
+from pathlib import Path
+
+import typer
+from sparsec.commands import compile as compile_cmd
+from sparsec.commands import prune as prune_cmd
+from sparsec.commands import run as run_cmd
+from typer.testing import CliRunner
+
+SEQ_LEN = 16
+TOLERANCE = 1e-4
+
+
+def cli() -> typer.Typer:
+    app = typer.Typer()
+    app.callback()(lambda: None)  # keep the commands sub-commands
+    for module in (compile_cmd, run_cmd, prune_cmd):
+        module.register(app)
+    return app
+
+
+def invoke(*args: str):
+    """Run ``sparsec ARGS`` in-process; returns click's result (exit_code, stdout, stderr)."""
+    return CliRunner().invoke(cli(), [str(a) for a in args])
+
+
+def error_line(result) -> str:
+    """The one ``error:`` line a failed command printed last (after any finished stages)."""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 1, (result.exit_code, result.output, result.exception)
+    assert lines and lines[-1].startswith("error: "), result.stderr
+    assert sum(line.startswith("error") for line in lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    return lines[-1]
+
+
+def compile_artifact(model: Path, out: Path, *extra: str) -> Path:
+    result = invoke("compile", model, "-o", out, "--seq-len", SEQ_LEN, "--threads", "2", *extra)
+    assert result.exit_code == 0, (result.output, result.exception)
+    return out
