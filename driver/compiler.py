@@ -38,6 +38,7 @@ from sparsec.ir.core import Operation
 from sparsec.ir.printer import print_op
 from sparsec.passes import Pass, PassError, PassManager, format_pipeline, parse_pipeline
 from sparsec.passes.block_shape_selection import DECISION_ATTR, BlockShapeSelection
+from sparsec.passes.cost_model import load_cost_model
 from sparsec.passes.sparsify import Sparsify
 from sparsec.passes.sparsity_analysis import DEFAULT_BLOCK_SHAPES, SPARSITY_ATTR, SparsityAnalysis
 
@@ -119,6 +120,7 @@ def build_passes(options: CompileOptions, cpu: str = "") -> list[Pass]:
                                 cost_model=options.cost_model, cpu=cpu),
             Sparsify(),
         ]
+        load_cost_model(options.cost_model, cpu)  # a bad file fails now, not after the import
     except PassError as err:
         raise UserError(f"bad sparsity option: {err}") from None
     return [*before, *sparsity, *after]
