@@ -1,0 +1,342 @@
+"""Block-sparse linear kernels: ``Y[M, N] = X[M, K] · Wᵀ`` (+ epilogue), ``W [N, K]`` in BSR.
+
+A block ``RxC`` covers R output rows and C input columns of ``W``; the BSR arrays are
+``data [nnzb, R, C]``, ``indices [nnzb]`` (block column) and ``indptr [N/R + 1]`` (per block row),
+with N and K padded up to whole blocks. The number of blocks is a symbolic size, so one compiled
+kernel serves every weight of the same shape whatever its sparsity.
+
+The loop nest is generated per block-shape family, against the target's vector width L
+(float32 lanes):
+
+- ``rows`` (R ≥ L, e.g. 32x1, 16x1, 32x32): a block's R rows are the vector and ``X[m, k]`` is
+  broadcast; the register tile is (tokens × R). Blocks are stored column-major (``[nnzb, C, R]``)
+  so that every vector load is contiguous.
+- ``tokens`` (R < L, e.g. 1x1, 1x32, 4x4): X is first transposed into ``Xᵀ [K, M]`` (zero padded),
+  the tokens are the vector and a weight element is broadcast; the register tile is (R × tokens).
+
+Both are parallel over block rows. Partial block rows (N % R) and partial token tiles get their
+own copy of the loop nest with static extents, so that the hot loops carry no bounds checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse
+from sparsec.codegen.epilogue import Epilogue
+from sparsec.codegen.kernel import CompiledKernel
+from sparsec.codegen.target import CpuTarget
+from tvm import tirx
+from tvm.script.ir_builder import IRBuilder
+from tvm.script.ir_builder import tirx as T
+from tvm.tirx.script.builder.frame import ForFrame
+
+BLOCK_SHAPES = ((1, 1), (2, 1), (4, 1), (8, 1), (16, 1), (32, 1), (1, 4), (1, 8), (1, 16),
+                (1, 32), (2, 2), (4, 4), (8, 8), (16, 16), (32, 32))
+MAX_TOKEN_TILE = 12  # rows family: broadcasts per loaded weight vector
+UNROLL_LIMIT = 64  # fully unroll a block's (R, C) loops up to this many multiply-adds
+
+
+@dataclass(frozen=True)
+class BsrWeight:
+    """A weight ``W [N, K]`` in BSR form over its block-padded shape."""
+
+    data: np.ndarray  # float32 [nnzb, R, C]
+    indices: np.ndarray  # int32 [nnzb], block column of each block
+    indptr: np.ndarray  # int32 [ceil(N / R) + 1]
+    shape: tuple[int, int]  # (N, K) before padding
+    block: tuple[int, int]  # (R, C)
+
+    @property
+    def nnzb(self) -> int:
+        """Number of stored blocks."""
+        return int(self.indices.shape[0])
+
+    def to_dense(self) -> np.ndarray:
+        """The dense ``W [N, K]`` (padding dropped)."""
+        rows, cols = self.block
+        padded = (len(self.indptr) - 1) * rows, _ceil_div(self.shape[1], cols) * cols
+        matrix = scipy.sparse.bsr_matrix((self.data, self.indices, self.indptr), shape=padded)
+        return matrix.toarray()[: self.shape[0], : self.shape[1]]
+
+
+def dense_to_bsr(weight: np.ndarray, block: tuple[int, int]) -> BsrWeight:
+    """Convert a dense ``W [N, K]`` to BSR with ``block = (R, C)``, keeping only nonzero blocks."""
+    n, k = weight.shape
+    rows, cols = block
+    padded = np.zeros((_ceil_div(n, rows) * rows, _ceil_div(k, cols) * cols), np.float32)
+    padded[:n, :k] = weight
+    matrix = scipy.sparse.bsr_matrix(padded, blocksize=block)
+    matrix.sort_indices()
+    return BsrWeight(
+        data=np.ascontiguousarray(matrix.data, dtype=np.float32).reshape(-1, rows, cols),
+        indices=matrix.indices.astype(np.int32),
+        indptr=matrix.indptr.astype(np.int32),
+        shape=(n, k),
+        block=block,
+    )
+
+
+@dataclass(frozen=True)
+class BsrPlan:
+    """Shapes, block shape, loop-nest family and register tile of one BSR kernel."""
+
+    m: int
+    n: int
+    k: int
+    block: tuple[int, int]
+    lanes: int
+    family: str  # "rows" or "tokens"
+    token_tile: int  # tokens per register tile (a multiple of lanes in the tokens family)
+    epilogue: Epilogue = field(default_factory=Epilogue)
+
+    @property
+    def row_blocks(self) -> int:
+        """Block rows of the padded weight."""
+        return _ceil_div(self.n, self.block[0])
+
+    @property
+    def padded_m(self) -> int:
+        """M padded up to whole vectors in the last token tile (tokens family)."""
+        full, rest = divmod(self.m, self.token_tile)
+        return full * self.token_tile + _ceil_div(rest, self.lanes) * self.lanes
+
+    @property
+    def padded_k(self) -> int:
+        """K padded up to whole block columns."""
+        return _ceil_div(self.k, self.block[1]) * self.block[1]
+
+    def pack(self, weight: BsrWeight) -> np.ndarray:
+        """The block data in this kernel's layout (``[nnzb, C, R]`` for the rows family)."""
+        if weight.shape != (self.n, self.k) or weight.block != self.block:
+            raise ValueError(f"BSR weight {weight.shape} with block {weight.block} does not fit "
+                             f"kernel N={self.n} K={self.k} block {self.block}")
+        if self.family == "rows":
+            return np.ascontiguousarray(weight.data.transpose(0, 2, 1))
+        return weight.data
+
+
+def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuTarget,
+                    epilogue: Epilogue | None = None) -> BsrPlan:
+    """Pick the loop-nest family and register tile for a BSR linear on ``target``."""
+    rows, _ = block
+    lanes = target.vector_lanes
+    registers = 32 if lanes >= 16 else 16
+    budget = registers - 8  # accumulators; the rest hold loaded weights and broadcasts
+    epilogue = epilogue or Epilogue()
+    if rows >= lanes:
+        tile = max(1, min(m, MAX_TOKEN_TILE, budget // (rows // lanes)))
+        return BsrPlan(m, n, k, block, lanes, "rows", _balanced(m, tile), epilogue)
+    vectors = _ceil_div(m, lanes)
+    return BsrPlan(m, n, k, block, lanes, "tokens",
+                   lanes * _least_padding(vectors, max(1, budget // rows)), epilogue)
+
+
+def build_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuTarget,
+                     epilogue: Epilogue | None = None) -> BsrLinear:
+    """Generate, schedule and compile the BSR linear kernel for these shapes on ``target``."""
+    plan = plan_bsr_linear(m, n, k, block, target, epilogue)
+    return BsrLinear(plan, CompiledKernel(bsr_linear_func(plan), "bsr_linear", target))
+
+
+class BsrLinear:
+    """A compiled BSR linear kernel; call it with numpy arrays."""
+
+    def __init__(self, plan: BsrPlan, kernel: CompiledKernel) -> None:
+        self.plan = plan
+        self.kernel = kernel
+
+    def arguments(self, x: np.ndarray, weight: BsrWeight, bias: np.ndarray | None = None,
+                  residual: np.ndarray | None = None) -> list[np.ndarray]:
+        """The kernel's argument list, output ``y`` last (zero-filled)."""
+        plan = self.plan
+        args = [np.ascontiguousarray(x, np.float32), plan.pack(weight), weight.indices,
+                weight.indptr]
+        if plan.epilogue.bias:
+            args.append(np.ascontiguousarray(bias, np.float32))
+        if plan.epilogue.residual:
+            args.append(np.ascontiguousarray(residual, np.float32))
+        return [*args, np.zeros((plan.m, plan.n), np.float32)]
+
+    def __call__(self, x: np.ndarray, weight: BsrWeight, bias: np.ndarray | None = None,
+                 residual: np.ndarray | None = None) -> np.ndarray:
+        """``Y = epilogue(x · Wᵀ)`` as a new numpy array."""
+        tensors = self.kernel.tensors(*self.arguments(x, weight, bias, residual))
+        self.kernel.run(*tensors)
+        return tensors[-1].numpy()
+
+
+def bsr_linear_func(plan: BsrPlan) -> tirx.PrimFunc:
+    """The scheduled TIR loop nest of ``plan`` (arguments: x, data, indices, indptr, epilogue
+    arguments, y)."""
+    rows, cols = plan.block
+    data_shape = (cols, rows) if plan.family == "rows" else (rows, cols)
+    with IRBuilder() as builder, T.prim_func():
+        T.func_name("bsr_linear")
+        T.func_attr({"tirx.noalias": True})
+        nnzb = tirx.Var("nnzb", "int32")
+        x = T.arg("x", T.Buffer((plan.m, plan.k), "float32"))
+        data = T.arg("data", T.Buffer((nnzb, *data_shape), "float32"))
+        indices = T.arg("indices", T.Buffer((nnzb,), "int32"))
+        indptr = T.arg("indptr", T.Buffer((plan.row_blocks + 1,), "int32"))
+        extra = plan.epilogue.declare_args(plan.m, plan.n)
+        y = T.arg("y", T.Buffer((plan.m, plan.n), "float32"))
+        kernel = _Kernel(plan, data, indices, indptr, extra, y)
+        if plan.family == "rows":
+            kernel.emit_rows(_padded_columns(plan, x))
+        else:
+            kernel.emit_tokens(_transposed(plan, x))
+    return builder.get()
+
+
+@dataclass
+class _Kernel:
+    """Emits the loop nest of one plan into the current IRBuilder frame."""
+
+    plan: BsrPlan
+    data: tirx.Buffer
+    indices: tirx.Buffer
+    indptr: tirx.Buffer
+    extra: dict[str, tirx.Buffer]
+    y: tirx.Buffer
+
+    def emit_rows(self, x: tirx.Buffer) -> None:
+        """Rows family: vector over a block's rows, ``x [M, Kp]`` element broadcast."""
+        rows, cols = self.plan.block
+
+        def tile(row_block: tirx.PrimExpr, m0: tirx.PrimExpr, tokens: int, valid_rows: int):
+            acc = T.alloc_buffer((tokens, rows), "float32", scope="local")
+            self._fill(acc, tokens, rows)
+            with T.serial(self.indptr[row_block], self.indptr[row_block + 1]) as j:
+                column = self.indices[j] * cols
+                with _loop(cols, cols * rows * tokens) as c, T.unroll(0, tokens) as t, \
+                        T.vectorized(0, rows) as r:
+                    T.buffer_store(acc, acc[t, r] + self.data[j, c, r] * x[m0 + t, column + c],
+                                   [t, r])
+            with T.unroll(0, tokens) as t, T.vectorized(0, valid_rows) as r:
+                self._store(acc[t, r], m0 + t, row_block * rows + r)
+
+        self._emit_row_blocks(tile)
+
+    def emit_tokens(self, xt: tirx.Buffer) -> None:
+        """Tokens family: vector over tokens of ``xt [Kp, Mp]``, weight element broadcast; the
+        tiles go to ``yt [Np, Mp]`` with whole-vector stores, then ``y`` = epilogue(``ytᵀ``)."""
+        plan = self.plan
+        rows, cols = plan.block
+        lanes = plan.lanes
+        yt = T.alloc_buffer((plan.row_blocks * rows, plan.padded_m), "float32")
+
+        def tile(row_block: tirx.PrimExpr, m0: tirx.PrimExpr, tokens: int) -> None:
+            width = _ceil_div(tokens, lanes) * lanes
+            acc = T.alloc_buffer((rows, width), "float32", scope="local")
+            self._fill(acc, rows, width)
+            with T.serial(self.indptr[row_block], self.indptr[row_block + 1]) as j:
+                column = self.indices[j] * cols
+                with _loop(cols, cols * rows * width // lanes) as c, T.unroll(0, rows) as r, \
+                        T.vectorized(0, width) as t:
+                    T.buffer_store(acc, acc[r, t] + self.data[j, r, c] * xt[column + c, m0 + t],
+                                   [r, t])
+            with T.unroll(0, rows) as r, T.vectorized(0, width) as t:
+                T.buffer_store(yt, acc[r, t], [row_block * rows + r, m0 + t])
+
+        with T.parallel(0, plan.row_blocks) as row_block:
+            self._token_tiles(lambda m0, tokens: tile(row_block, m0, tokens))
+
+        def store(n0: tirx.PrimExpr, width: int) -> None:
+            with T.serial(0, plan.m) as m, T.vectorized(0, width) as i:
+                self._store(yt[n0 + i, m], m, n0 + i)
+
+        _chunks(plan.n, lanes, store)
+
+    def _token_tiles(self, tile: Callable[[tirx.PrimExpr, int], None]) -> None:
+        """Whole token tiles in a loop, then the partial one with its static size."""
+        size = self.plan.token_tile
+        full_tiles, rest_tokens = divmod(self.plan.m, size)
+        if full_tiles:
+            with T.serial(0, full_tiles) as tile_index:
+                tile(tile_index * size, size)
+        if rest_tokens:
+            tile(full_tiles * size, rest_tokens)
+
+    def _emit_row_blocks(self, tile: Callable[..., None]) -> None:
+        """Block rows in parallel; the partial last one gets its own static-extent copy."""
+        rows = self.plan.block[0]
+        full_rows, rest_rows = divmod(self.plan.n, rows)
+        if full_rows:
+            with T.parallel(0, full_rows) as row_block:
+                self._token_tiles(lambda m0, tokens: tile(row_block, m0, tokens, rows))
+        if rest_rows:
+            last = tirx.const(full_rows, "int32")
+            self._token_tiles(lambda m0, tokens: tile(last, m0, tokens, rest_rows))
+
+    @staticmethod
+    def _fill(acc: tirx.Buffer, outer: int, inner: int) -> None:
+        with T.unroll(0, outer) as a, T.vectorized(0, inner) as b:
+            T.buffer_store(acc, tirx.const(0.0, "float32"), [a, b])
+
+    def _store(self, value: tirx.PrimExpr, m: tirx.PrimExpr, n: tirx.PrimExpr) -> None:
+        T.buffer_store(self.y, self.plan.epilogue.apply(value, self.extra, m, n), [m, n])
+
+
+def _padded_columns(plan: BsrPlan, x: tirx.Buffer) -> tirx.Buffer:
+    """``x`` itself, or a zero-padded copy ``[M, Kp]`` when K is not a whole number of blocks."""
+    if plan.padded_k == plan.k:
+        return x
+    padded = T.alloc_buffer((plan.m, plan.padded_k), "float32")
+    with T.parallel(0, plan.m) as m, T.vectorized(0, plan.padded_k) as k:
+        T.buffer_store(padded, tirx.if_then_else(k < plan.k, x[m, k], 0.0), [m, k])
+    return padded
+
+
+def _transposed(plan: BsrPlan, x: tirx.Buffer) -> tirx.Buffer:
+    """``Xᵀ [Kp, Mp]``; rows past K are zeroed (padded blocks multiply them), columns past M are
+    left as they are (they only reach output lanes that are never stored)."""
+    lanes = plan.lanes
+    xt = T.alloc_buffer((plan.padded_k, plan.padded_m), "float32")
+
+    def copy(k0: tirx.PrimExpr, k_width: int) -> None:
+        # Gathering a column of x into one vector beats scattering a row of it.
+        def columns(m0: tirx.PrimExpr, m_width: int) -> None:
+            with T.unroll(0, k_width) as k, T.vectorized(0, m_width) as i:
+                T.buffer_store(xt, x[m0 + i, k0 + k], [k0 + k, m0 + i])
+
+        _chunks(plan.m, lanes, columns, T.serial)
+
+    _chunks(plan.k, lanes, copy)
+    if plan.padded_k > plan.k:
+        with T.serial(plan.k, plan.padded_k) as k, T.vectorized(0, plan.padded_m) as m:
+            T.buffer_store(xt, tirx.const(0.0, "float32"), [k, m])
+    return xt
+
+
+def _chunks(extent: int, width: int, body: Callable[[tirx.PrimExpr, int], None],
+            loop: Callable[[int, int], ForFrame] = T.parallel) -> None:
+    """``body(start, width)`` over ``range(extent)`` in chunks (parallel by default), then the
+    partial chunk with its static width."""
+    full, rest = divmod(extent, width)
+    if full:
+        with loop(0, full) as chunk:
+            body(chunk * width, width)
+    if rest:
+        body(tirx.const(full * width, "int32"), rest)
+
+
+def _loop(extent: int, unrolled_work: int) -> ForFrame:
+    """A loop that is unrolled when its body stays small, else kept serial."""
+    return T.unroll(0, extent) if unrolled_work <= UNROLL_LIMIT * 4 else T.serial(0, extent)
+
+
+def _balanced(total: int, tile: int) -> int:
+    """The smallest tile that covers ``total`` in as few tiles as ``tile`` does."""
+    return _ceil_div(total, _ceil_div(total, tile))
+
+
+def _least_padding(vectors: int, limit: int) -> int:
+    """Vectors per tile (≤ limit) that cover ``vectors`` with the least padding, largest first."""
+    return min(range(1, limit + 1), key=lambda v: (_ceil_div(vectors, v) * v, -v))
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)

@@ -1,0 +1,130 @@
+"""CPU targets: user target specs -> TVM's dict form, plus the facts schedules are generated from.
+
+TVM 0.27 refuses target strings such as ``"llvm -mcpu=skylake-avx512"``, and ``{"kind": "llvm"}``
+alone means a generic x86-64 (SSE2 only), not the host. So every spec is parsed here, the host CPU
+is filled in when none is named, and the CPU name is checked against the LLVM inside TVM.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from dataclasses import dataclass, replace
+
+import tvm
+from sparsec.errors import UserError
+from tvm.target import codegen as llvm_info
+
+# float32 lanes of the widest vector register, for the first ISA extension the CPU has.
+_VECTOR_LANES_BY_FEATURE = (("avx512f", 16), ("avx", 8))
+_DEFAULT_VECTOR_LANES = 4  # SSE, NEON and other 128-bit ISAs
+_OPTIONS = ("mcpu", "mattr", "mtriple")
+
+
+class TargetError(UserError):
+    """A target spec that cannot be compiled for (unknown kind, CPU, or option)."""
+
+
+@dataclass(frozen=True)
+class CpuTarget:
+    """A resolved LLVM CPU target and the facts the kernel schedules are generated from."""
+
+    mcpu: str
+    mtriple: str
+    mattr: tuple[str, ...] = ()
+    vector_lanes: int = _DEFAULT_VECTOR_LANES
+    num_threads: int = 1
+
+    def as_dict(self) -> dict[str, object]:
+        """The dict form TVM accepts (``tvm.compile(mod, target.as_dict())``)."""
+        spec: dict[str, object] = {"kind": "llvm", "mcpu": self.mcpu, "mtriple": self.mtriple}
+        if self.mattr:
+            spec["mattr"] = list(self.mattr)
+        return spec
+
+    def tvm_target(self) -> tvm.target.Target:
+        """The ``tvm.target.Target`` for this CPU."""
+        return tvm.target.Target(self.as_dict())
+
+    def __str__(self) -> str:
+        mattr = f" -mattr={','.join(self.mattr)}" if self.mattr else ""
+        return f"llvm -mcpu={self.mcpu} -mtriple={self.mtriple}{mattr}"
+
+
+def host_cpu() -> str:
+    """The host CPU name as LLVM knows it (e.g. ``znver4``, ``skylake-avx512``)."""
+    return str(llvm_info.llvm_get_system_cpu())
+
+
+def parse_target(
+    spec: str = "llvm", mcpu: str | None = None, num_threads: int | None = None
+) -> CpuTarget:
+    """Resolve a target spec such as ``"llvm -mcpu=skylake-avx512 -mattr=+avx2,+fma"``.
+
+    ``mcpu`` is the CLI's separate ``-mcpu`` argument; it must agree with one in ``spec``. Without
+    a CPU the host's is used. ``num_threads`` defaults to ``TVM_NUM_THREADS`` or the usable cores.
+    """
+    options = _parse_options(spec)
+    if mcpu is not None:
+        mcpu = mcpu.removeprefix("-mcpu=")
+        if options.get("mcpu", mcpu) != mcpu:
+            raise TargetError(f"target: conflicting CPUs '{options['mcpu']}' and '{mcpu}'")
+        options["mcpu"] = mcpu
+    triple = options.get("mtriple") or str(llvm_info.llvm_get_system_triple())
+    cpu = options.get("mcpu") or host_cpu()
+    if not llvm_info.llvm_is_valid_cpu(cpu, triple):
+        raise TargetError(f"target: unknown CPU '{cpu}' for LLVM triple '{triple}'")
+    mattr = _parse_mattr(options.get("mattr", ""))
+    base = CpuTarget(mcpu=cpu, mtriple=triple, mattr=mattr)
+    return replace(
+        base,
+        vector_lanes=_vector_lanes(base.tvm_target()),
+        num_threads=num_threads or _default_threads(),
+    )
+
+
+def _parse_options(spec: str) -> dict[str, str]:
+    """Split ``"llvm -key=value ..."`` into its options; only the llvm kind is supported."""
+    try:
+        words = shlex.split(spec)
+    except ValueError as err:
+        raise TargetError(f"target: cannot parse '{spec}': {err}") from None
+    if not words:
+        raise TargetError("target: empty target spec (expected e.g. 'llvm -mcpu=skylake-avx512')")
+    kind, *rest = words
+    if kind != "llvm":
+        raise TargetError(f"target: unsupported target kind '{kind}' (only 'llvm' CPUs)")
+    options: dict[str, str] = {}
+    for word in rest:
+        key, eq, value = word.lstrip("-").partition("=")
+        if not word.startswith("-") or key not in _OPTIONS or not eq or not value:
+            expected = ", ".join(f"-{name}=..." for name in _OPTIONS)
+            raise TargetError(f"target: bad option '{word}' (expected {expected})")
+        options[key] = value
+    return options
+
+
+def _parse_mattr(text: str) -> tuple[str, ...]:
+    """``"+avx2,+fma"`` -> ``("+avx2", "+fma")``; every feature needs a + or - sign."""
+    features = tuple(feature for feature in text.split(",") if feature)
+    for feature in features:
+        if feature[0] not in "+-" or len(feature) < 2:
+            raise TargetError(f"target: bad -mattr feature '{feature}' (expected +name or -name)")
+    return features
+
+
+def _vector_lanes(target: tvm.target.Target) -> int:
+    """float32 lanes of the target's widest vector register (from its LLVM feature set)."""
+    features = llvm_info.llvm_get_cpu_features(target)
+    for feature, lanes in _VECTOR_LANES_BY_FEATURE:
+        if feature in features:
+            return lanes
+    return _DEFAULT_VECTOR_LANES
+
+
+def _default_threads() -> int:
+    """``TVM_NUM_THREADS`` if set (TVM's thread pool honours it), else the usable cores."""
+    configured = os.environ.get("TVM_NUM_THREADS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return len(os.sched_getaffinity(0))
