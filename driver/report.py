@@ -79,8 +79,9 @@ def write_mask_plot(path: str | os.PathLike, panels: Sequence[MaskPanel], title:
     axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False)).ravel()
     image = None
     for ax, panel in zip(axes, panels, strict=False):
+        rows, cols = panel.mask.shape  # axes count blocks even when cells pool several
         image = ax.imshow(pooled_density(panel.mask), cmap="viridis", vmin=0.0, vmax=1.0,
-                          aspect="auto", interpolation="nearest")
+                          aspect="auto", interpolation="nearest", extent=(0, cols, rows, 0))
         ax.set_title(panel.title, fontsize=8)
         ax.set_xlabel("input block column", fontsize=7)
         ax.set_ylabel("output block row", fontsize=7)
