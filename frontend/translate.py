@@ -294,12 +294,13 @@ class Translator:
         if target is operator.getitem:
             source = self.env[node.args[0]]
             return source if isinstance(source, Unmapped) else source[node.args[1]]
-        if target not in self.table and not self._foldable(node, inputs):
+        foldable = self._foldable(node, inputs)
+        if target not in self.table and not foldable:
             problems.append(f"{op_name(target)} {source_of(node)}")
             return Unmapped()
         if any(isinstance(v, Unmapped) for v in inputs):
-            return Unmapped()
-        if self._foldable(node, inputs):
+            return Unmapped()  # a consequence of an op already reported
+        if foldable:
             return self._fold(node)
         try:
             return self.table[target](self, node)
