@@ -45,7 +45,21 @@ def padded_blocks(weight: np.ndarray, block: tuple[int, int]) -> np.ndarray:
 
 def block_mask(weight: np.ndarray, block: tuple[int, int]) -> np.ndarray:
     """``mask[i, j]`` is True when block (i, j) holds a nonzero."""
-    return np.any(padded_blocks(weight, block) != 0, axis=(1, 3))
+    return grouped_any(weight != 0, *block)
+
+
+def grouped_any(mask: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """OR of every ``rows x cols`` group of a boolean mask (zero-padded to whole groups).
+
+    Columns are OR-ed as whole strided slices and rows over a middle axis:
+    numpy reduces a tiny innermost axis (``any(axis=-1)`` on groups of 4)
+    some 20x slower.
+    """
+    n, k = mask.shape
+    padded = np.pad(mask, ((0, -n % rows), (0, -k % cols))) if n % rows or k % cols else mask
+    by_cols = padded if cols == 1 else np.logical_or.reduce([padded[:, i::cols]
+                                                             for i in range(cols)])
+    return by_cols.reshape(-1, rows, by_cols.shape[1]).any(axis=1) if rows > 1 else by_cols
 
 
 class BSR(NamedTuple):
@@ -65,7 +79,7 @@ def dense_to_bsr(weight: np.ndarray, block: tuple[int, int]) -> BSR:
     if weight.ndim != 2:
         raise ValueError(f"BSR needs a 2-D weight, got shape {weight.shape}")
     blocks = padded_blocks(weight, block)
-    mask = np.any(blocks != 0, axis=(1, 3))
+    mask = block_mask(weight, block)
     block_rows, block_cols = np.nonzero(mask)  # row-major order
     data = blocks.transpose(0, 2, 1, 3)[block_rows, block_cols]
     indptr = np.zeros(mask.shape[0] + 1, dtype=np.int32)
