@@ -17,6 +17,7 @@ so layers of the same shape share their kernels.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -27,11 +28,13 @@ from sparsec.codegen.bsr_linear import BsrWeight, bsr_linear_func, plan_bsr_line
 from sparsec.codegen.dense_linear import dense_linear_func, plan_dense_linear
 from sparsec.codegen.epilogue import Epilogue
 from sparsec.codegen.matmul import MatmulPlan, matmul_func
+from sparsec.codegen.scan import ScanPlan, cumsum_func
 from sparsec.codegen.schedule import mark_scheduled
 from sparsec.codegen.target import CpuTarget
 from sparsec.errors import UserError
 from sparsec.ir.attributes import DenseElementsAttr, DenseResourceAttr
 from sparsec.ir.core import BlockArgument, Operation, Value
+from sparsec.ir.dialects import func as func_dialect
 from sparsec.ir.interpreter import find_function, function_type
 from sparsec.ir.types import TensorType
 from tvm import relax
@@ -81,10 +84,12 @@ def _static_shape(t: TensorType, what: str) -> tuple[int, ...]:
     return tuple(int(d) for d in t.shape)
 
 
-def _names(func: Operation, key: str, count: int, prefix: str) -> list[str]:
-    attr = func.attributes.get(key)
-    names = [getattr(a, "value", str(a)) for a in attr] if attr is not None else []
-    return names if len(names) == count else [f"{prefix}{i}" for i in range(count)]
+def _names(func: Operation, legacy_key: str, names: list[str]) -> list[str]:
+    """``names`` from ``arg_attrs``/``res_attrs``, or the older list attribute ``legacy_key``."""
+    attr = func.attributes.get(legacy_key)
+    legacy = [getattr(a, "value", str(a)) for a in attr] if attr is not None else []
+    named = any(not re.fullmatch(r"(input|output)\d+", n) for n in names)
+    return legacy if not named and len(legacy) == len(names) else names
 
 
 _INDEX_PASSTHROUGH = ("sparsec.cast", "sparsec.reshape", "sparsec.permute", "sparsec.broadcast_to",
@@ -146,7 +151,7 @@ class _Lowerer:
     def run(self) -> Lowered:
         block = self.func.regions[0].block
         signature = function_type(self.func)
-        in_names = _names(self.func, "sparsec.input_names", len(block.args), "input")
+        in_names = _names(self.func, "sparsec.input_names", func_dialect.arg_names(self.func))
         bounds = index_bounds(self.func)
         inputs, input_vars = [], []
         for i, arg in enumerate(block.args):
@@ -164,7 +169,7 @@ class _Lowerer:
                         self._lower_op(op)
                 result = self.bb.emit_output(relax.Tuple(outputs))
             self.bb.emit_func_output(result, params=[*input_vars, *self.param_vars.values()])
-        out_names = _names(self.func, "sparsec.output_names", len(signature.results), "output")
+        out_names = _names(self.func, "sparsec.output_names", func_dialect.result_names(self.func))
         outs = [TensorSpec(out_names[i], _static_shape(t, f"output #{i}"), _dtype(t))
                 for i, t in enumerate(signature.results)]
         return Lowered(self.bb.get(), list(self.param_vars), list(self.param_arrays.values()),
@@ -219,17 +224,18 @@ class _Lowerer:
         lowering = _LOWERINGS.get(op.name)
         if lowering is None:
             raise LoweringError(f"{_where(op)}: '{op.name}' cannot be compiled yet")
-        try:
+        try:  # TVM reports bad shapes or dtypes as these when the op is built or normalized
             result = lowering(self, op, *[self._get(v) for v in op.operands])
-        except tvm.TVMError as err:
-            raise LoweringError(f"{_where(op)}: '{op.name}': {str(err).splitlines()[-1]}") from None
-        self.values[op.result] = self._emit(result) if not isinstance(result, relax.Var) else result
+            self.values[op.result] = result if isinstance(result, relax.Var) else self._emit(result)
+        except (RuntimeError, TypeError, ValueError) as err:
+            message = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+            raise LoweringError(f"{_where(op)}: '{op.name}': {message}") from None
 
     # -- linear ---------------------------------------------------------------------------------
 
     def _plan_fusion(self, ops: list[Operation]) -> None:
         for op in ops:
-            if op.name in ("sparsec.linear", "sparsec.bsr_linear") and _f32(op):
+            if op.name in ("sparsec.linear", "sparsec.bsr_linear") and _packable(op):
                 chain = _fusion_chain(op)
                 for member in _chain_ops(chain):
                     self.fused[member] = chain
@@ -318,8 +324,11 @@ def _where(op: Operation) -> str:
     return str(op.location) if op.location else f"op '{op.name}'"
 
 
-def _f32(op: Operation) -> bool:
-    return all(_dtype(v.type) == "float32" for v in (op.operands[0], op.result))
+def _packable(op: Operation) -> bool:
+    """A float32 linear whose weight (BSR arrays) are constants, packed at build time."""
+    weights = op.operands[1:2] if op.name == "sparsec.linear" else op.operands[1:4]
+    return all(_dtype(v.type) == "float32" for v in (op.operands[0], op.result)) and all(
+        _constant_array(w) is not None for w in weights)
 
 
 def _constant_array(value: Value) -> np.ndarray | None:
@@ -544,4 +553,12 @@ def _reduce(low: _Lowerer, op: Operation, x) -> relax.Expr:
 
 @_lowers("sparsec.cumsum")
 def _cumsum(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    return relax.op.cumsum(x, axis=int(_prop(op, "axis")), dtype=_dtype(op.result.type))
+    shape = _static_shape(op.operands[0].type, "cumsum input")
+    axis = int(_prop(op, "axis"))
+    outer, inner = math.prod(shape[:axis]), math.prod(shape[axis + 1:])
+    plan = ScanPlan(outer, shape[axis], inner, _dtype(op.operands[0].type),
+                    _dtype(op.result.type), low.target.vector_lanes)
+    view = low._reshape(x, (outer, shape[axis], inner))
+    y = low._call(cumsum_func(plan), "cumsum", [view], (outer, shape[axis], inner),
+                  plan.out_dtype)
+    return low._reshape(y, shape)

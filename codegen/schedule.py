@@ -16,6 +16,8 @@ import math
 import tvm
 from tvm import tirx
 from tvm.s_tir import Schedule
+from tvm.s_tir.schedule import ScheduleError
+from tvm_ffi import Array
 
 SCHEDULED = "sparsec.scheduled"  # PrimFunc attribute: the function carries its own schedule
 MIN_PARALLEL_WORK = 4096  # iterations below which a thread-pool launch costs more than it saves
@@ -58,7 +60,7 @@ def _inline_producers(sch: Schedule) -> None:
     for block in sch.get_child_blocks(sch.get_sblock("root"))[:-1]:
         if _spatial(sch, block):
             # An output, or a block read at another iteration space, stays as it is.
-            with contextlib.suppress(tvm.TVMError):
+            with contextlib.suppress(ScheduleError):
                 sch.compute_inline(block)
 
 
@@ -141,7 +143,7 @@ def _has_fast_loop(stmt: object) -> bool:
         child = getattr(stmt, name, None)
         if child is None:
             continue
-        children = child if isinstance(child, list | tuple | tvm.ir.container.Array) else [child]
+        children = child if isinstance(child, list | tuple | Array) else [child]
         if any(_has_fast_loop(c) for c in children):
             return True
     return False
