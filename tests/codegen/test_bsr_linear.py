@@ -1,0 +1,135 @@
+"""BSR linear kernels against numpy: every block shape × density × token count, padded and
+empty block rows, empty weights, epilogues, and three vector widths.
+
+One kernel is compiled per (block shape, M, target) and reused for every density: the number of
+blocks is a symbolic size of the kernel.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+from sparsec.codegen.bsr_linear import (
+    BLOCK_SHAPES,
+    BsrWeight,
+    build_bsr_linear,
+    dense_to_bsr,
+    plan_bsr_linear,
+)
+from sparsec.codegen.epilogue import Epilogue
+from sparsec.codegen.target import parse_target
+
+N, K = 50, 70  # neither is a whole number of blocks for most shapes
+DENSITIES = (0.0, 0.05, 0.3, 1.0)
+TOKENS = (1, 7, 128)
+BIAS = Epilogue()
+TARGETS = {"host": "llvm", "avx2": "llvm -mcpu=haswell", "sse": "llvm -mcpu=x86-64"}
+
+
+@functools.cache
+def kernel(block, m, target="host", n=N, k=K, epilogue=BIAS):
+    return build_bsr_linear(m, n, k, block, parse_target(TARGETS[target], num_threads=2), epilogue)
+
+
+def block_sparse(n, k, block, density, seed):
+    """A random ``W [n, k]`` whose nonzeros fill about ``density`` of the (padded) blocks."""
+    rng = np.random.default_rng(seed)
+    rows, cols = block
+    mask = rng.random((-(-n // rows), -(-k // cols))) < density
+    return (rng.standard_normal((n, k)) * np.kron(mask, np.ones(block))[:n, :k]).astype(np.float32)
+
+
+def check(kern, weight, seed=0, bias=True):
+    m, n = kern.plan.m, kern.plan.n
+    rng = np.random.default_rng(seed + 1)
+    x = rng.standard_normal((m, weight.shape[1])).astype(np.float32)
+    b = rng.standard_normal(n).astype(np.float32) if bias else None
+    bsr = dense_to_bsr(weight, kern.plan.block)
+    expected = x.astype(np.float64) @ weight.T.astype(np.float64) + (b if bias else 0)
+    np.testing.assert_allclose(kern(x, bsr, b), expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("m", TOKENS)
+@pytest.mark.parametrize("block", BLOCK_SHAPES, ids=lambda b: f"{b[0]}x{b[1]}")
+def test_every_block_shape_density_and_token_count(block, m):
+    for density in DENSITIES:
+        check(kernel(block, m), block_sparse(N, K, block, density, seed=m), seed=m)
+
+
+@pytest.mark.parametrize("block", BLOCK_SHAPES, ids=lambda b: f"{b[0]}x{b[1]}")
+def test_whole_blocks_and_empty_block_rows(block):
+    rows, cols = block
+    n, k = 2 * rows * 3, cols * 3
+    weight = block_sparse(n, k, block, 0.6, seed=3)
+    weight[rows : 3 * rows] = 0.0  # two empty block rows
+    check(kernel(block, 7, n=n, k=k), weight)
+
+
+@pytest.mark.parametrize("block", [(1, 1), (4, 4), (32, 1), (1, 32)], ids=str)
+def test_all_zero_weight_gives_the_bias(block):
+    kern = kernel(block, 7)
+    bsr = dense_to_bsr(np.zeros((N, K), np.float32), block)
+    assert bsr.nnzb == 0 and bsr.data.shape == (0, *block)
+    x = np.ones((7, K), np.float32)
+    bias = np.arange(N, dtype=np.float32)
+    np.testing.assert_array_equal(kern(x, bsr, bias), np.broadcast_to(bias, (7, N)))
+
+
+@pytest.mark.parametrize("target", ["avx2", "sse"])
+@pytest.mark.parametrize("block", [(1, 1), (4, 1), (8, 1), (16, 1), (1, 8), (8, 8), (32, 32)],
+                         ids=lambda b: f"{b[0]}x{b[1]}")
+def test_narrower_vector_targets(block, target):
+    for density in (0.0, 0.3, 1.0):
+        check(kernel(block, 7, target), block_sparse(N, K, block, density, seed=5))
+
+
+def test_family_follows_the_vector_width():
+    avx512, avx2 = (parse_target(TARGETS[t]) for t in ("host", "avx2"))
+    assert plan_bsr_linear(128, 768, 768, (32, 1), avx512).family == "rows"
+    assert plan_bsr_linear(128, 768, 768, (8, 1), avx2).family == "rows"
+    for block in [(1, 1), (4, 4), (1, 32), (8, 1)]:
+        assert plan_bsr_linear(128, 768, 768, block, avx512).family == "tokens"
+    assert plan_bsr_linear(128, 768, 768, (1, 1), avx512).token_tile % avx512.vector_lanes == 0
+
+
+@pytest.mark.parametrize("block", [(32, 1), (2, 2)], ids=str)
+def test_gelu_and_residual_epilogue(block):
+    epilogue = Epilogue(bias=True, gelu=True, residual=True)
+    kern = kernel(block, 7, epilogue=epilogue)
+    rng = np.random.default_rng(7)
+    weight = block_sparse(N, K, block, 0.3, seed=7)
+    x = rng.standard_normal((7, K)).astype(np.float32)
+    bias = rng.standard_normal(N).astype(np.float32)
+    residual = rng.standard_normal((7, N)).astype(np.float32)
+    expected = epilogue.reference(x.astype(np.float64) @ weight.T, bias, residual)
+    got = kern(x, dense_to_bsr(weight, block), bias, residual)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_no_bias():
+    kern = kernel((4, 1), 7, epilogue=Epilogue(bias=False))
+    check(kern, block_sparse(N, K, (4, 1), 0.3, seed=9), bias=False)
+
+
+@pytest.mark.parametrize("block", BLOCK_SHAPES, ids=lambda b: f"{b[0]}x{b[1]}")
+def test_dense_to_bsr_round_trip(block):
+    weight = block_sparse(N, K, block, 0.3, seed=11)
+    bsr = dense_to_bsr(weight, block)
+    rows, cols = block
+    assert bsr.indptr.shape == (-(-N // rows) + 1,)
+    assert bsr.indptr.dtype == bsr.indices.dtype == np.int32
+    assert (np.diff(bsr.indptr) >= 0).all() and bsr.indptr[-1] == bsr.nnzb
+    assert np.all(bsr.indices < -(-K // cols))
+    np.testing.assert_array_equal(bsr.to_dense(), weight)
+
+
+def test_weight_that_does_not_fit_the_kernel_is_refused():
+    kern = kernel((4, 1), 7)
+    with pytest.raises(ValueError, match="does not fit"):
+        kern.plan.pack(dense_to_bsr(np.zeros((N, K), np.float32), (2, 1)))
+    wrong = BsrWeight(np.zeros((0, 4, 1), np.float32), np.zeros(0, np.int32),
+                      np.zeros(14, np.int32), (N + 4, K), (4, 1))
+    with pytest.raises(ValueError, match="does not fit"):
+        kern.plan.pack(wrong)
