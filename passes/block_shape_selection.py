@@ -157,7 +157,9 @@ class BlockShapeSelection(Pass):
             block: model.predicted_speedup(n, k, block, stored_blocks(op, block))
             for block in candidates
         }
-        best = max(candidates, key=lambda b: (speedups[b], -candidates.index(b)))
+        # Ties (e.g. an all-zero weight: every shape is free) go to the largest block: fewest
+        # block rows to walk.
+        best = max(candidates, key=lambda b: (speedups[b], b[0] * b[1], -candidates.index(b)))
         reason = f"cost model ({model.source})"
         if speedups[best] < self.min_speedup:
             return Choice(DENSE, 1.0, f"{reason}: no shape beats dense by {self.min_speedup}x")

@@ -43,11 +43,12 @@
 
 // -----
 
-// An all-zero weight stores no block at all: infinitely faster than dense.
+// An all-zero weight stores no block at all: infinitely faster than dense, with the
+// largest candidate block (fewest block rows to walk).
 // CHECK-LABEL: sym_name = "all_zero"
-// CHECK: sparsec.decision = {block_shape = "1x1", predicted_speedup = 0x7FF0000000000000 : f64, reason = "cost model (analytic)"}
+// CHECK: sparsec.decision = {block_shape = "16x1", predicted_speedup = 0x7FF0000000000000 : f64, reason = "cost model (analytic)"}
 // SLOW-LABEL: sym_name = "all_zero"
-// SLOW: block_shape = "1x1"
+// SLOW: block_shape = "16x1"
 // CALIB-LABEL: sym_name = "all_zero"
 // CALIB: block_shape = "1x1"
 "func.func"() <{function_type = (tensor<2x4xf32>) -> tensor<2x8xf32>, sym_name = "all_zero"}> ({
