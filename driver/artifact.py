@@ -12,6 +12,7 @@ wrong version, missing or mismatched files) is an ``ArtifactError`` with a one-l
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -129,6 +130,7 @@ class Manifest:
     versions: dict[str, str]
     created: str  # ISO 8601, UTC
     model: str = ""  # where the model came from, for reports
+    library_sha256: str = ""  # checked before loading: a damaged library crashes dlopen
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -145,6 +147,7 @@ class Manifest:
             "params": [t.to_json() for t in self.params],
             "weights": [w.to_json() for w in self.weights],
             "kernels": dict(self.kernels),
+            "library_sha256": self.library_sha256,
         }
 
     def summary(self) -> dict[str, float]:
@@ -217,7 +220,7 @@ def _manifest_from_json(data: Any, where: str) -> Manifest:
                             f"version {MANIFEST_VERSION}: recompile the model")
     required = {"inputs": list, "outputs": list, "params": list, "weights": list,
                 "target": dict, "kernels": dict, "versions": dict, "target_spec": str,
-                "pipeline": str, "created": str, "threads": int}
+                "pipeline": str, "created": str, "threads": int, "library_sha256": str}
     for key, kind in required.items():
         if not isinstance(data.get(key), kind):
             raise ArtifactError(f"'{where}' is corrupt: '{key}' is missing or not a "
@@ -241,7 +244,28 @@ def _manifest_from_json(data: Any, where: str) -> Manifest:
         versions=data["versions"],
         created=data["created"],
         model=str(data.get("model", "")),
+        library_sha256=data["library_sha256"],
     )
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as hex."""
+    with path.open("rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def check_library(path: str | os.PathLike, manifest: Manifest) -> Path:
+    """The artifact's library, once its checksum matches the manifest.
+
+    A truncated or damaged shared library can crash the process inside ``dlopen`` (SIGBUS
+    on pages past the end of the file), so it is checked before it is ever loaded.
+    """
+    library = Path(path) / LIBRARY
+    if not library.is_file():
+        raise ArtifactError(f"artifact '{path}' is incomplete: no {LIBRARY}")
+    if file_sha256(library) != manifest.library_sha256:
+        raise ArtifactError(f"'{library}' is corrupt: its checksum does not match the manifest")
+    return library
 
 
 def read_params(path: str | os.PathLike, manifest: Manifest) -> list[np.ndarray]:

@@ -12,6 +12,7 @@ model is imported, since importing and compiling take long. ``progress`` is told
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import os
@@ -28,6 +29,7 @@ from sparsec.artifact import (
     Manifest,
     TensorInfo,
     WeightDecision,
+    file_sha256,
     write_manifest,
     write_params,
 )
@@ -243,13 +245,22 @@ def make_manifest(compilation: Compilation) -> Manifest:
     )
 
 
+def _make_readable(folder: Path) -> None:
+    """Give the folder the usual permissions (the umask's), not the private 0700 of a temp dir."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+
+
 def write_artifact(compilation: Compilation, path: str | os.PathLike,
                    progress: Progress | None = None) -> Manifest:
     """Write the artifact directory ``path`` atomically: whole, or not at all."""
     (progress or (lambda stage: None))("writing")
     manifest = make_manifest(compilation)
     with atomic_path(path, directory=True) as temp:
+        _make_readable(temp)
         compilation.built.executable.export_library(str(temp / LIBRARY))
+        manifest = dataclasses.replace(manifest, library_sha256=file_sha256(temp / LIBRARY))
         write_params(temp, list(manifest.params), [np.asarray(p) for p in compilation.built.params])
         write_manifest(temp, manifest)  # last: a manifest means the rest is there
     return manifest

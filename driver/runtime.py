@@ -21,10 +21,10 @@ from typing import Any
 
 import numpy as np
 from sparsec.artifact import (
-    LIBRARY,
     ArtifactError,
     Manifest,
     TensorInfo,
+    check_library,
     read_manifest,
     read_params,
 )
@@ -205,9 +205,7 @@ def load(path: str | os.PathLike, *, threads: int | None = None,
     """
     manifest = read_manifest(path)
     params = read_params(path, manifest)
-    library = Path(path) / LIBRARY
-    if not library.is_file():
-        raise ArtifactError(f"artifact '{path}' is incomplete: no {LIBRARY}")
+    library = check_library(path, manifest)
     if threads is not None:
         set_threads(threads)
     return CompiledModel(manifest, _vm_executor(library, manifest, params), Path(path),

@@ -92,10 +92,9 @@ def print_decisions(console: Console, manifest: Manifest, output: str, seconds: 
                     f"{speedup_text(totals['predicted_speedup'])}")
     else:
         sparsity = "sparsity disabled: every linear is dense"
-    families = ", ".join(f"{name} {count}" for name, count in manifest.kernels.items())
-    kernels = f"{sum(manifest.kernels.values())} kernels ({families})"
+    kernels = f"{sum(manifest.kernels.values())} kernels"
     console.print(f"{sparsity}; {kernels}; wrote {output} for {manifest.target_spec} "
-                  f"({_size_mb(Path(output)):.1f} MB) in {seconds:.1f} s", markup=False)
+                  f"({_size_mb(Path(output)):.1f} MB) in {seconds:.1f} s", markup=False, soft_wrap=True)
 
 
 def _size_mb(folder: Path) -> float:

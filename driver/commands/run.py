@@ -108,7 +108,7 @@ def run_command(
         arrays = {**random_inputs([i for i in model.inputs if i.name not in given], seed),
                   **given}
         for info in model.inputs:
-            source = "given" if info.name in given else f"random (seed {seed})"
+            source = "given" if info.name in given else f"generated (seed {seed})"
             print(f"input  {info.name}: {info.describe()} {source}")
         seconds = []
         for _ in range(repeat):

@@ -137,6 +137,13 @@ def test_missing_library_is_reported(tmp_path):
         load(folder)
 
 
+def test_library_with_another_checksum_is_refused(tmp_path):
+    folder = write_sample(tmp_path / "a.sparsec")
+    (folder / "model.so").write_bytes(b"\x7fELF truncated")
+    with pytest.raises(ArtifactError, match="checksum does not match the manifest"):
+        load(folder)
+
+
 def test_not_an_artifact(tmp_path):
     with pytest.raises(ArtifactError, match="no such artifact"):
         load(tmp_path / "missing.sparsec")
