@@ -50,7 +50,7 @@
 // SLOW-LABEL: sym_name = "all_zero"
 // SLOW: block_shape = "16x1"
 // CALIB-LABEL: sym_name = "all_zero"
-// CALIB: block_shape = "1x1"
+// CALIB: block_shape = "4x1"
 "func.func"() <{function_type = (tensor<2x4xf32>) -> tensor<2x8xf32>, sym_name = "all_zero"}> ({
 ^bb0(%arg0: tensor<2x4xf32>):
   %0 = "sparsec.constant"() <{value = dense<0.0> : tensor<8x4xf32>}> : () -> tensor<8x4xf32>
