@@ -42,7 +42,8 @@ def error_line(result) -> str:
     return lines[-1]
 
 
-def compile_artifact(model: Path, out: Path, *extra: str) -> Path:
-    result = invoke("compile", model, "-o", out, "--seq-len", SEQ_LEN, "--threads", "2", *extra)
+def compile_artifact(model: Path, out: Path, *extra: str, seq_len: int = SEQ_LEN) -> Path:
+    """`sparsec compile MODEL -o OUT EXTRA...` for 2 threads, checked to succeed."""
+    result = invoke("compile", model, "-o", out, "--seq-len", seq_len, "--threads", "2", *extra)
     assert result.exit_code == 0, (result.output, result.exception)
     return out
