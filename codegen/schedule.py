@@ -85,19 +85,24 @@ def _extent(sch: Schedule, loop) -> int | None:
 
 
 def _schedule_spatial(sch: Schedule, loops: list, lanes: int) -> None:
-    """Fuse all loops; the inner ``width`` iterations are a vector, the rest run in parallel."""
-    fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
-    total = _extent(sch, fused)
-    if total is None:
-        sch.parallel(fused)
-        return
-    width = math.gcd(total, lanes)
-    outer = fused
+    """Vectorize the innermost loop (so lanes stay contiguous, free of div/mod), fuse the rest
+    and run them in parallel."""
+    extents = [_extent(sch, loop) for loop in loops]
+    work = None if None in extents else math.prod(extents)
+    inner, extent = loops[-1], extents[-1]
+    width = math.gcd(extent, lanes) if extent is not None else 1
+    outer_loops = loops[:-1]
     if width > 1:
-        outer, inner = sch.split(fused, [None, width])
-        sch.vectorize(inner)
-    if total >= MIN_PARALLEL_WORK:
-        sch.parallel(outer)
+        rest, vector = sch.split(inner, [None, width])
+        sch.vectorize(vector)
+        outer_loops = [*outer_loops, rest]
+    elif extent is not None:
+        outer_loops = loops
+    if not outer_loops:
+        return
+    fused = sch.fuse(*outer_loops) if len(outer_loops) > 1 else outer_loops[0]
+    if work is None or work >= MIN_PARALLEL_WORK:
+        sch.parallel(fused)
 
 
 def _schedule_reduction(sch: Schedule, block, loops: list) -> None:

@@ -1,0 +1,81 @@
+"""IR -> Relax lowering: parameters, epilogue fusion, signature, bounds and errors (no compile)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sparsec.codegen.lower import LoweringError, lower
+from sparsec.ir.attributes import BoolAttr, FloatAttr, StringAttr, i64_array
+from sparsec.ir.dialects import func
+from sparsec.ir.dialects import sparsec as S
+from sparsec.ir.types import i32, i64, tensor
+from tvm import tirx
+
+W = np.arange(12, dtype=np.float32).reshape(3, 4)
+
+
+def primfunc_names(lowered) -> list[str]:
+    return sorted(gv.name_hint for gv, f in lowered.module.functions.items()
+                  if isinstance(f, tirx.PrimFunc))
+
+
+def test_linear_gelu_add_is_one_kernel_with_packed_weight(make_module, target):
+    def build(emit, x, r):
+        y = emit(S.Linear, [x, emit.weight("fc.weight", W), emit.weight("fc.bias", np.ones(3))])
+        return emit(S.Add, [r, emit(S.Gelu, [y], {"approximate": StringAttr("none")})])
+
+    lowered = lower(make_module([tensor((2, 4)), tensor((2, 3))], build), target)
+    assert primfunc_names(lowered) == ["dense_linear"]
+    assert lowered.param_names[0].startswith("fc.weight:panels")
+    assert lowered.param_names[1] == "fc.bias"
+    text = lowered.module.script()
+    assert "gelu" not in text and "R.add" not in text
+
+
+def test_a_linear_result_with_two_users_keeps_its_epilogue_apart(make_module, target):
+    def build(emit, x):
+        y = emit(S.Linear, [x, emit.weight("fc.weight", W)])
+        return [emit(S.Gelu, [y], {"approximate": StringAttr("none")}), y]
+
+    text = lower(make_module([tensor((2, 4))], build), target).module.script()
+    assert "R.nn.gelu" in text
+
+
+def test_a_shared_weight_is_one_parameter(make_module, target):
+    def build(emit, x):
+        w = emit.weight("shared", W)
+        return emit(S.Linear, [emit(S.Linear, [x, emit.weight("sq", np.eye(4))]), w]), \
+            emit(S.Linear, [x, w])
+
+    lowered = lower(make_module([tensor((2, 4))], build), target)
+    assert [n.split(":")[0] for n in lowered.param_names] == ["sq", "shared"]
+
+
+def test_names_and_index_bounds(make_module, target):
+    table = np.zeros((50, 4), np.float32)
+
+    def build(emit, ids, other):
+        flat = emit(S.Reshape, [emit(S.Cast, [ids], result_types=[tensor((2, 3), i32)])],
+                    {"shape": i64_array([6])})
+        return emit(S.Embedding, [emit.weight("emb", table), flat]), other
+
+    module = make_module([tensor((2, 3), i64), tensor((5,))], build)
+    fn = module.regions[0].block.ops[0]
+    func.set_names(fn, ["ids", "x"], ["hidden", "same"])
+    lowered = lower(module, target)
+    assert [(s.name, s.shape, s.dtype, s.upper_bound) for s in lowered.inputs] == [
+        ("ids", (2, 3), "int64", 50), ("x", (5,), "float32", None)]
+    assert [s.name for s in lowered.outputs] == ["hidden", "same"]
+
+
+def test_training_dropout_is_a_lowering_error(make_module, target):
+    module = make_module([tensor((4,))], lambda emit, x: emit(
+        S.Dropout, [x], {"p": FloatAttr(0.5), "train": BoolAttr(True)}))
+    with pytest.raises(LoweringError, match="training mode"):
+        lower(module, target)
+
+
+def test_dynamic_input_is_a_lowering_error(make_module, target):
+    module = make_module([tensor((None, 4))], lambda emit, x: emit(S.Neg, [x]))
+    with pytest.raises(LoweringError, match=r"input #0.*static"):
+        lower(module, target)
