@@ -46,17 +46,26 @@ class StageDisplay:
         self._task: TaskID | None = None
 
     def __enter__(self) -> StageDisplay:
-        self._progress.start()
-        return self
+        return self  # the display starts with the first stage
 
     def __exit__(self, *exc: object) -> None:
         if exc[0] is None:
             self._finish()
-        self._progress.stop()
+        elif self._task is not None:
+            self._progress.remove_task(self._task)  # the error message says what failed
+        if not self._progress.live.is_started:
+            return
+        if self._progress.tasks:
+            self._progress.stop()
+        else:  # nothing to show: leave no blank line (Progress.stop would print one)
+            self._progress.live.transient = True
+            self._progress.live.stop()
 
     def __call__(self, stage: str) -> None:
         """Start ``stage`` (a frontend stage key, ``pass NAME``, or a code generator stage)."""
         self._finish()
+        if not self._progress.live.is_started:
+            self._progress.start()
         self._task = self._progress.add_task(self._describe(stage), total=None)
 
     def _finish(self) -> None:
@@ -94,7 +103,8 @@ def print_decisions(console: Console, manifest: Manifest, output: str, seconds: 
         sparsity = "sparsity disabled: every linear is dense"
     kernels = f"{sum(manifest.kernels.values())} kernels"
     console.print(f"{sparsity}; {kernels}; wrote {output} for {manifest.target_spec} "
-                  f"({_size_mb(Path(output)):.1f} MB) in {seconds:.1f} s", markup=False, soft_wrap=True)
+                  f"({_size_mb(Path(output)):.1f} MB) in {seconds:.1f} s",
+                  markup=False, soft_wrap=True)
 
 
 def _size_mb(folder: Path) -> float:
