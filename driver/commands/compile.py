@@ -31,7 +31,6 @@ from sparsec.commands.import_model import (
 )
 from sparsec.errors import reported_errors
 from sparsec.passes import PassFailure
-from sparsec.passes.sparsity_analysis import DEFAULT_BLOCK_SHAPES
 from sparsec.report import percent, speedup_text, table
 
 
@@ -176,7 +175,7 @@ def compile_command(
         options = CompileOptions(
             target=target, mcpu=mcpu, mattr=mattr, threads=threads, sparsity=not no_sparsity,
             block_shape=block_shape, layers=tuple(layer or ()), dense_above=dense_above,
-            cost_model=cost_model, block_shapes=DEFAULT_BLOCK_SHAPES, batch=batch,
+            cost_model=cost_model, batch=batch,
             seq_len=seq_len, allow_pickle=allow_pickle, dump_ir=dump_ir,
             elide_resources=elide_resources)
         out = output or str(default_output(model))
