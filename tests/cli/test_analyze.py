@@ -93,10 +93,11 @@ def test_known_blocks_are_found_and_chosen(json_report):
     query = layer(json_report, QUERY)
     assert query["density"] == 0.125 and query["nnz"] == 512
     assert query["blocks"]["16x1"] == {"block_density": 0.125, "fill": 1.0, "nnzb": 32,
-                                       "predicted_speedup": pytest.approx(6.472, rel=1e-3)}
+                                       "predicted_speedup": pytest.approx(2.472, rel=1e-3)}
     assert query["blocks"]["32x1"]["fill"] == 0.5  # each 32-row block is half one 16x1 block
     assert query["best"][0] == "16x1"
-    assert query["decision"] == {"block_shape": "16x1", "predicted_speedup": 6.472,
+    # analytic: 64*64 / (8 * (64 + 64) + 32 * (16 / 0.9 + 2)) = 2.472
+    assert query["decision"] == {"block_shape": "16x1", "predicted_speedup": 2.472,
                                  "reason": "cost model (analytic)"}
 
 
@@ -109,9 +110,12 @@ def test_pruned_heads_and_overrides(json_report):
     assert (output["zero_heads"], output["zero_rows"], output["zero_cols"]) == ([1], 0, 16)
 
 
-def test_all_zero_weight_has_an_infinite_speedup_written_as_null(json_report):
+def test_all_zero_weight_costs_only_the_fixed_part(json_report):
     ffn = layer(json_report, FFN)
-    assert ffn["density"] == 0.0 and ffn["decision"]["predicted_speedup"] is None
+    rows, cols = ffn["shape"]
+    fixed = 8.0 * (rows + cols)  # the analytic model's cost per input+output feature
+    assert ffn["density"] == 0.0
+    assert ffn["decision"]["predicted_speedup"] == pytest.approx(rows * cols / fixed, rel=1e-3)
     assert all(entry["nnzb"] == 0 for entry in ffn["blocks"].values())
 
 
@@ -136,11 +140,11 @@ def test_table_shows_layers_choices_summary_and_timing(model_dir, tmp_path):
                  "--plot", str(png))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert cells(lines, QUERY) == [QUERY, "64x64", "12.5%", "0", "32", "-", "16x1 12.5% 6.47x",
-                                   "8x1 12.5% 4.44x", "32x1 25.0% 3.41x", "16x1 6.47x"]
+    assert cells(lines, QUERY) == [QUERY, "64x64", "12.5%", "0", "32", "-", "16x1 12.5% 2.47x",
+                                   "8x1 12.5% 2.10x", "32x1 25.0% 1.84x", "16x1 2.47x"]
     assert cells(lines, KEY)[2:6] == ["75.0%", "16", "0", "2"]
     assert cells(lines, OUTPUT)[2:6] == ["75.0%", "0", "16", "1"]
-    assert cells(lines, FFN)[-1] == "1x1 inf"
+    assert cells(lines, FFN)[-1] == "32x32 5.33x"
     assert any(line.startswith("13 linears (") and "overall density" in line
                and "predicted speedup of all linears together: " in line for line in lines)
     assert any(line.startswith("analysis took ") and " s (model import " in line
