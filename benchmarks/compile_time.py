@@ -24,13 +24,14 @@ import numpy as np
 import torch
 import transformers
 import tvm
+from tvm import relax
+
 from sparsec.codegen.build import build_module
 from sparsec.codegen.target import parse_target
 from sparsec.frontend import import_model
 from sparsec.frontend.prune import prunable_weights, prune_state
 from sparsec.ir.bsr import parse_block_shape
 from sparsec.passes import PassManager, parse_pipeline
-from tvm import relax
 
 PIPELINE = "canonicalize,cse,sparsity-analysis,block-shape-selection{force=%s},sparsify,dce"
 

@@ -25,6 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import torch
 import transformers
+
 from sparsec.frontend import import_model
 from sparsec.frontend.loader import hf_example_inputs
 from sparsec.ir.interpreter import interpret

@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+
 from sparsec.codegen.bsr_linear import BLOCK_SHAPES, build_bsr_linear, dense_to_bsr  # noqa: E402
 from sparsec.codegen.dense_linear import build_dense_linear  # noqa: E402
 from sparsec.codegen.target import parse_target  # noqa: E402

@@ -25,13 +25,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse
-from sparsec.codegen.epilogue import Epilogue
-from sparsec.codegen.kernel import CompiledKernel
-from sparsec.codegen.target import CpuTarget
 from tvm import tirx
 from tvm.script.ir_builder import IRBuilder
 from tvm.script.ir_builder import tirx as T
 from tvm.tirx.script.builder.frame import ForFrame
+
+from sparsec.codegen.epilogue import Epilogue
+from sparsec.codegen.kernel import CompiledKernel
+from sparsec.codegen.target import CpuTarget
 
 BLOCK_SHAPES = ((1, 1), (2, 1), (4, 1), (8, 1), (16, 1), (32, 1), (1, 4), (1, 8), (1, 16),
                 (1, 32), (2, 2), (4, 4), (8, 8), (16, 16), (32, 32))

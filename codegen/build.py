@@ -18,11 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import tvm
+from tvm import relax, tirx
+
 from sparsec.codegen.lower import LoweringError, TensorSpec, lower
 from sparsec.codegen.schedule import UnscheduledError, check_scheduled, schedule_module
 from sparsec.codegen.target import CpuTarget
 from sparsec.ir.core import Operation
-from tvm import relax, tirx
 
 __all__ = ["Built", "LoweringError", "TensorSpec", "UnscheduledError", "build_module",
            "run_built", "schedule_relax"]

@@ -15,12 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from sparsec.codegen.epilogue import Epilogue
-from sparsec.codegen.kernel import CompiledKernel
-from sparsec.codegen.target import CpuTarget
 from tvm import tirx
 from tvm.script.ir_builder import IRBuilder
 from tvm.script.ir_builder import tirx as T
+
+from sparsec.codegen.epilogue import Epilogue
+from sparsec.codegen.kernel import CompiledKernel
+from sparsec.codegen.target import CpuTarget
 
 
 @dataclass(frozen=True)

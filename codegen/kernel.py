@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import tvm
-from sparsec.codegen.target import CpuTarget
 from tvm import tirx
+
+from sparsec.codegen.target import CpuTarget
 
 ArrayLike = np.ndarray | tvm.runtime.Tensor
 

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import tvm
+from tvm import relax
+
 from sparsec.codegen.attention import AttentionPlan, attention_func
 from sparsec.codegen.bsr_linear import BsrWeight, bsr_linear_func, plan_bsr_linear
 from sparsec.codegen.dense_linear import dense_linear_func, plan_dense_linear
@@ -37,7 +39,6 @@ from sparsec.ir.core import BlockArgument, Operation, Value
 from sparsec.ir.dialects import func as func_dialect
 from sparsec.ir.interpreter import find_function, function_type
 from sparsec.ir.types import TensorType
-from tvm import relax
 
 
 class LoweringError(UserError):

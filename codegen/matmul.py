@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sparsec.codegen.attention import vector_loop
 from tvm import tirx
 from tvm.script.ir_builder import IRBuilder
 from tvm.script.ir_builder import tirx as T
+
+from sparsec.codegen.attention import vector_loop
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ import shlex
 from dataclasses import dataclass, replace
 
 import tvm
-from sparsec.errors import UserError
 from tvm.target import codegen as llvm_info
+
+from sparsec.errors import UserError
 
 # float32 lanes of the widest vector register, for the first ISA extension the CPU has.
 _VECTOR_LANES_BY_FEATURE = (("avx512f", 16), ("avx", 8))

@@ -26,7 +26,9 @@ def _root() -> None:
 
 
 # Each module defines `register(app)`; listed in the order `--help` shows them.
-COMMAND_MODULES: list[str] = ["opt", "import_model", "prune", "analyze", "compile", "run"]
+COMMAND_MODULES: list[str] = [
+    "demo", "import_model", "opt", "analyze", "prune", "compile", "run",
+]
 
 
 def _register_commands() -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 import sparsec
 from sparsec.artifact import (
     LIBRARY,

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 from rich.table import Table
 from rich.text import Text
+
 from sparsec.atomic import atomic_path
 
 # Longest side, in cells, of a plotted mask: bigger masks are shown as the block density of

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from sparsec.artifact import (
     ArtifactError,
     Manifest,

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 
 import torch
+
 from sparsec.ir import Operation
 
 from .errors import FrontendError, UnsupportedOpsError

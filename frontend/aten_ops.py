@@ -15,12 +15,13 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+from torch import fx
+
 from sparsec.ir import Value
 from sparsec.ir.attributes import i64_array
 from sparsec.ir.dialects import sparsec
 from sparsec.ir.opdef import OpDef
 from sparsec.ir.types import i1, i64
-from torch import fx
 
 from .translate import Known, Translated, TranslateError, TranslateFn, Translator, element_type_of
 

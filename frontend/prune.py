@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 from sparsec.ir.bsr import padded_blocks
 
 from .errors import FrontendError

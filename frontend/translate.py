@@ -22,6 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from torch import fx
+from torch.export import ExportedProgram
+from torch.export.graph_signature import InputKind, OutputKind
+
 from sparsec.ir import Location, Operation, Value, verify
 from sparsec.ir.attributes import (
     DenseElementsAttr,
@@ -32,9 +36,6 @@ from sparsec.ir.attributes import (
 from sparsec.ir.dialects import builtin, func, sparsec
 from sparsec.ir.opdef import PURE, OpDef, has_trait
 from sparsec.ir.types import FunctionType, TensorType, from_numpy_dtype
-from torch import fx
-from torch.export import ExportedProgram
-from torch.export.graph_signature import InputKind, OutputKind
 
 from .errors import FrontendError, UnsupportedOpsError
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from .attributes import Attribute
-from .core import Location, OpResult, Operation, Region, Value
+from .core import Location, Operation, OpResult, Region, Value
 from .types import TensorType, Type
 
 # Traits

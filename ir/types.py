@@ -141,6 +141,7 @@ def is_integer(t: Type) -> bool:
     return isinstance(t, IntegerType | IndexType)
 
 
-def tensor(shape: tuple[int | None, ...] | list[int | None], element_type: Type = f32) -> TensorType:
+def tensor(shape: tuple[int | None, ...] | list[int | None],
+           element_type: Type = f32) -> TensorType:
     """Shorthand constructor: ``tensor((1, 128), i64)``."""
     return TensorType(tuple(shape), element_type)

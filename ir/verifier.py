@@ -81,9 +81,8 @@ def _check_against(op: Operation, opdef: OpDef) -> None:
     problem = opdef.check_operand_count(len(op.operands))
     if problem:
         raise VerifyError(problem)
-    if opdef.infer is not None or len(op.results) != len(opdef.results):
-        if len(op.results) != len(opdef.results):
-            raise VerifyError(f"expects {len(opdef.results)} results, got {len(op.results)}")
+    if len(op.results) != len(opdef.results):
+        raise VerifyError(f"expects {len(opdef.results)} results, got {len(op.results)}")
     if len(op.regions) != opdef.regions:
         raise VerifyError(f"expects {opdef.regions} regions, got {len(op.regions)}")
     for name, spec in opdef.properties.items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from sparsec.ir.attributes import DenseElementsAttr, DenseResourceAttr, i64_array
 from sparsec.ir.core import Operation, Value
 from sparsec.ir.dialects.sparsec import Constant, Permute, Reshape

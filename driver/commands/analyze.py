@@ -25,6 +25,7 @@ from typing import Annotated
 import numpy as np
 import typer
 from rich.console import Console
+
 from sparsec.commands.import_model import (
     AllowPickleOption,
     BatchOption,

@@ -21,6 +21,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
 from sparsec.artifact import Manifest
 from sparsec.commands.import_model import (
     STAGES,

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.status import Status
+
 from sparsec.commands.opt import write_atomically
 from sparsec.errors import reported_errors
 from sparsec.ir.core import Operation

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
 from sparsec.errors import UserError, reported_errors
 from sparsec.ir.diagnostics import ParseError
 from sparsec.ir.parser import parse_module

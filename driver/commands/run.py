@@ -18,6 +18,7 @@ from typing import Annotated
 
 import numpy as np
 import typer
+
 from sparsec.errors import UserError, reported_errors
 
 SHOWN_VALUES = 6  # first values printed per output

@@ -13,8 +13,9 @@ import pytest
 import torch
 import transformers
 import typer
-from sparsec.commands import analyze
 from typer.testing import CliRunner
+
+from sparsec.commands import analyze
 
 torch.set_num_threads(1)
 transformers.logging.set_verbosity_error()

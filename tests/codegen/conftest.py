@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
+
 from sparsec.codegen.build import Built, build_module, run_built
 from sparsec.codegen.target import parse_target
 from sparsec.ir.attributes import DenseElementsAttr, DenseResourceAttr, TypeAttr

@@ -11,6 +11,7 @@ import functools
 
 import numpy as np
 import pytest
+
 from sparsec.codegen.bsr_linear import (
     BLOCK_SHAPES,
     BsrWeight,

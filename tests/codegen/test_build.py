@@ -12,12 +12,13 @@ import pytest
 import torch
 import transformers
 import tvm
+from tvm import relax, te
+
 from sparsec.codegen.build import build_module, run_built, schedule_relax
 from sparsec.codegen.schedule import UnscheduledError, check_scheduled, schedule_func
 from sparsec.frontend import import_model
 from sparsec.frontend.prune import prunable_weights, prune_state
 from sparsec.passes import PassManager, parse_pipeline
-from tvm import relax, te
 
 torch.set_num_threads(2)
 transformers.logging.set_verbosity_error()

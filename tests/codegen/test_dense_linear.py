@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from sparsec.codegen.dense_linear import build_dense_linear, plan_dense_linear
 from sparsec.codegen.epilogue import _ERF_P, _ERF_Q, Epilogue
 from sparsec.codegen.target import parse_target

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tvm import tirx
+
 from sparsec.codegen.lower import LoweringError, lower
 from sparsec.ir.attributes import BoolAttr, FloatAttr, StringAttr, i64_array
 from sparsec.ir.dialects import func
 from sparsec.ir.dialects import sparsec as S
 from sparsec.ir.types import i32, i64, tensor
-from tvm import tirx
 
 W = np.arange(12, dtype=np.float32).reshape(3, 4)
 

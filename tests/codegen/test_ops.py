@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from sparsec.ir.attributes import (
     BoolAttr,
     FloatAttr,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sparsec.codegen.target import TargetError, host_cpu, parse_target
 from sparsec.errors import UserError
 

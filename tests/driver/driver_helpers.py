@@ -10,10 +10,11 @@ os.environ.setdefault("TVM_NUM_THREADS", "2")  # the machine's cores are shared
 from pathlib import Path
 
 import typer
+from typer.testing import CliRunner
+
 from sparsec.commands import compile as compile_cmd
 from sparsec.commands import prune as prune_cmd
 from sparsec.commands import run as run_cmd
-from typer.testing import CliRunner
 
 SEQ_LEN = 16
 TOLERANCE = 1e-4

@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 from driver_helpers import error_line, invoke
+
 from sparsec.artifact import (
     MANIFEST,
     MANIFEST_VERSION,

@@ -7,8 +7,9 @@ The target is resolved before the model is read, so these stop early and stay fa
 from __future__ import annotations
 
 import pytest
-import sparsec.compiler
 from driver_helpers import error_line, invoke
+
+import sparsec.compiler
 from sparsec.compiler import CompileOptions, build_passes, resolve_target
 from sparsec.errors import UserError
 

@@ -8,9 +8,10 @@ import re
 
 import numpy as np
 import pytest
+from driver_helpers import SEQ_LEN, TOLERANCE, compile_artifact, error_line, invoke
+
 import sparsec
 import sparsec.compiler
-from driver_helpers import SEQ_LEN, TOLERANCE, compile_artifact, error_line, invoke
 from sparsec.artifact import LIBRARY, MANIFEST, ArtifactError, file_sha256
 from sparsec.errors import UserError
 
@@ -27,6 +28,7 @@ def sample_inputs(seed: int = 1) -> dict[str, np.ndarray]:
 
 def torch_outputs(model_dir, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
     import torch
+
     from sparsec.frontend.loader import load
 
     module = load(model_dir, seq_len=SEQ_LEN).module

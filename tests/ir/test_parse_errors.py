@@ -9,10 +9,11 @@ from __future__ import annotations
 import random
 
 import pytest
+from test_roundtrip import CASES
+
 from sparsec.ir.diagnostics import ParseError
 from sparsec.ir.parser import parse_module
 from sparsec.ir.printer import print_op
-from test_roundtrip import CASES
 
 HEAD = """\
 "builtin.module"() ({

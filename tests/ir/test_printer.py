@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_roundtrip import OP_CASES, Body
+
 from sparsec.ir import IRError, Operation
 from sparsec.ir.attributes import DenseResourceAttr, FloatAttr, IntegerAttr, Resource
 from sparsec.ir.dialects import sparsec as sp
@@ -12,7 +14,6 @@ from sparsec.ir.dialects.func import func_body
 from sparsec.ir.parser import parse_module
 from sparsec.ir.printer import UNKNOWN_VALUE, encode_blob, format_resources, print_op
 from sparsec.ir.types import f32, tensor
-from test_roundtrip import OP_CASES, Body
 
 
 def two_functions() -> Operation:

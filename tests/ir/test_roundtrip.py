@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+
 from sparsec.ir import Block, Operation, Region, Value, registered_ops, verify
 from sparsec.ir.attributes import (
     ArrayAttr,

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sparsec.ir import attributes
-from sparsec.ir.printer import print_op
 from test_roundtrip import ATTRIBUTE_CASES, CASES, SYNTAX_CASES
 from xdsl.context import Context
 from xdsl.dialect_interfaces.op_asm import OpAsmDialectInterface
@@ -28,6 +26,9 @@ from xdsl.ir import Dialect
 from xdsl.ir import Operation as XOperation
 from xdsl.parser import Parser
 from xdsl.utils.exceptions import ParseError as XdslParseError
+
+from sparsec.ir import attributes
+from sparsec.ir.printer import print_op
 
 XDSL_GAPS = {"dense_array_specials"}
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytest
+
 from sparsec.ir.attributes import DenseElementsAttr, TypeAttr
 from sparsec.ir.core import Operation, Value
 from sparsec.ir.dialects import builtin, func

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from sparsec.ir.attributes import StringAttr, i64_array
 from sparsec.ir.dialects.sparsec import Add, Exp, Linear, Mul, Reshape, Sub, Tanh
 from sparsec.ir.interpreter import assert_equivalent

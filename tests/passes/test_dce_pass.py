@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+
 from sparsec.ir import opdef
 from sparsec.ir.attributes import BoolAttr, FloatAttr
 from sparsec.ir.dialects.sparsec import Add, Dropout, Exp, Linear, Mul, Neg, Tanh

@@ -6,6 +6,7 @@ import io
 from dataclasses import dataclass
 
 import pytest
+
 from sparsec.ir.dialects.sparsec import Add, Neg
 from sparsec.ir.types import f32, i64, tensor
 from sparsec.passes import Pass, PassError, PassFailure, PassManager, TimingReport, parse_pipeline

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from sparsec.ir.attributes import i64_array
 from sparsec.ir.core import IRError, Operation
 from sparsec.ir.dialects.sparsec import Exp, Neg, Reshape, Tanh

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import pytest
+
 from sparsec.ir.attributes import DenseResourceAttr
 from sparsec.ir.bsr import block_mask, bsr_to_dense, dense_to_bsr, parse_block_shape
 from sparsec.ir.dialects.sparsec import Constant, Linear, Tanh
