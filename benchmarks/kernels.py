@@ -32,9 +32,10 @@ import torch  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from sparsec.codegen.bsr_linear import BLOCK_SHAPES, build_bsr_linear, dense_to_bsr  # noqa: E402
+from sparsec.codegen.bsr_linear import BLOCK_SHAPES, build_bsr_linear  # noqa: E402
 from sparsec.codegen.dense_linear import build_dense_linear  # noqa: E402
 from sparsec.codegen.target import parse_target  # noqa: E402
+from sparsec.ir.bsr import dense_to_bsr  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 FIELDS = ["n", "k", "m", "kernel", "block", "sparsity", "nnz", "microseconds", "gflops",

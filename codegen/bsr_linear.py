@@ -24,7 +24,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import scipy.sparse
 from tvm import tirx
 from tvm.script.ir_builder import IRBuilder
 from tvm.script.ir_builder import tirx as T
@@ -33,51 +32,12 @@ from tvm.tirx.script.builder.frame import ForFrame
 from sparsec.codegen.epilogue import Epilogue
 from sparsec.codegen.kernel import CompiledKernel
 from sparsec.codegen.target import CpuTarget
+from sparsec.ir.bsr import BSR, parse_block_shape
+from sparsec.passes.sparsity_analysis import DEFAULT_BLOCK_SHAPES
 
-BLOCK_SHAPES = ((1, 1), (2, 1), (4, 1), (8, 1), (16, 1), (32, 1), (1, 4), (1, 8), (1, 16),
-                (1, 32), (2, 2), (4, 4), (8, 8), (16, 16), (32, 32))
+BLOCK_SHAPES = tuple(parse_block_shape(text) for text in DEFAULT_BLOCK_SHAPES)
 MAX_TOKEN_TILE = 12  # rows family: broadcasts per loaded weight vector
 UNROLL_LIMIT = 64  # fully unroll a block's (R, C) loops up to this many multiply-adds
-
-
-@dataclass(frozen=True)
-class BsrWeight:
-    """A weight ``W [N, K]`` in BSR form over its block-padded shape."""
-
-    data: np.ndarray  # float32 [nnzb, R, C]
-    indices: np.ndarray  # int32 [nnzb], block column of each block
-    indptr: np.ndarray  # int32 [ceil(N / R) + 1]
-    shape: tuple[int, int]  # (N, K) before padding
-    block: tuple[int, int]  # (R, C)
-
-    @property
-    def nnzb(self) -> int:
-        """Number of stored blocks."""
-        return int(self.indices.shape[0])
-
-    def to_dense(self) -> np.ndarray:
-        """The dense ``W [N, K]`` (padding dropped)."""
-        rows, cols = self.block
-        padded = (len(self.indptr) - 1) * rows, _ceil_div(self.shape[1], cols) * cols
-        matrix = scipy.sparse.bsr_matrix((self.data, self.indices, self.indptr), shape=padded)
-        return matrix.toarray()[: self.shape[0], : self.shape[1]]
-
-
-def dense_to_bsr(weight: np.ndarray, block: tuple[int, int]) -> BsrWeight:
-    """Convert a dense ``W [N, K]`` to BSR with ``block = (R, C)``, keeping only nonzero blocks."""
-    n, k = weight.shape
-    rows, cols = block
-    padded = np.zeros((_ceil_div(n, rows) * rows, _ceil_div(k, cols) * cols), np.float32)
-    padded[:n, :k] = weight
-    matrix = scipy.sparse.bsr_matrix(padded, blocksize=block)
-    matrix.sort_indices()
-    return BsrWeight(
-        data=np.ascontiguousarray(matrix.data, dtype=np.float32).reshape(-1, rows, cols),
-        indices=matrix.indices.astype(np.int32),
-        indptr=matrix.indptr.astype(np.int32),
-        shape=(n, k),
-        block=block,
-    )
 
 
 @dataclass(frozen=True)
@@ -109,11 +69,11 @@ class BsrPlan:
         """K padded up to whole block columns."""
         return _ceil_div(self.k, self.block[1]) * self.block[1]
 
-    def pack(self, weight: BsrWeight) -> np.ndarray:
+    def pack(self, weight: BSR) -> np.ndarray:
         """The block data in this kernel's layout (``[nnzb, C, R]`` for the rows family)."""
-        if weight.shape != (self.n, self.k) or weight.block != self.block:
-            raise ValueError(f"BSR weight {weight.shape} with block {weight.block} does not fit "
-                             f"kernel N={self.n} K={self.k} block {self.block}")
+        if weight.dense_shape != (self.n, self.k) or weight.block != self.block:
+            raise ValueError(f"BSR weight {weight.dense_shape} with block {weight.block} does not "
+                             f"fit kernel N={self.n} K={self.k} block {self.block}")
         if self.family == "rows":
             return np.ascontiguousarray(weight.data.transpose(0, 2, 1))
         return weight.data
@@ -149,7 +109,7 @@ class BsrLinear:
         self.plan = plan
         self.kernel = kernel
 
-    def arguments(self, x: np.ndarray, weight: BsrWeight, bias: np.ndarray | None = None,
+    def arguments(self, x: np.ndarray, weight: BSR, bias: np.ndarray | None = None,
                   residual: np.ndarray | None = None) -> list[np.ndarray]:
         """The kernel's argument list, output ``y`` last (zero-filled)."""
         plan = self.plan
@@ -161,7 +121,7 @@ class BsrLinear:
             args.append(np.ascontiguousarray(residual, np.float32))
         return [*args, np.zeros((plan.m, plan.n), np.float32)]
 
-    def __call__(self, x: np.ndarray, weight: BsrWeight, bias: np.ndarray | None = None,
+    def __call__(self, x: np.ndarray, weight: BSR, bias: np.ndarray | None = None,
                  residual: np.ndarray | None = None) -> np.ndarray:
         """``Y = epilogue(x · Wᵀ)`` as a new numpy array."""
         tensors = self.kernel.tensors(*self.arguments(x, weight, bias, residual))

@@ -26,7 +26,7 @@ import tvm
 from tvm import relax
 
 from sparsec.codegen.attention import AttentionPlan, attention_func
-from sparsec.codegen.bsr_linear import BsrWeight, bsr_linear_func, plan_bsr_linear
+from sparsec.codegen.bsr_linear import bsr_linear_func, plan_bsr_linear
 from sparsec.codegen.dense_linear import dense_linear_func, plan_dense_linear
 from sparsec.codegen.epilogue import Epilogue
 from sparsec.codegen.matmul import MatmulPlan, matmul_func
@@ -35,6 +35,7 @@ from sparsec.codegen.schedule import mark_scheduled
 from sparsec.codegen.target import CpuTarget
 from sparsec.errors import UserError
 from sparsec.ir.attributes import DenseElementsAttr, DenseResourceAttr
+from sparsec.ir.bsr import BSR
 from sparsec.ir.core import BlockArgument, Operation, Value
 from sparsec.ir.dialects import func as func_dialect
 from sparsec.ir.interpreter import find_function, function_type
@@ -281,9 +282,9 @@ class _Lowerer:
             raise LoweringError(f"{_where(op)}: BSR data, indices and indptr must be constants")
 
         def packed() -> np.ndarray:
-            weight = BsrWeight(np.asarray(_constant_array(data), np.float32),
-                               _constant_array(indices).astype(np.int32),
-                               _constant_array(indptr).astype(np.int32), (n, k), block)
+            weight = BSR(np.asarray(_constant_array(data), np.float32),
+                         _constant_array(indices).astype(np.int32),
+                         _constant_array(indptr).astype(np.int32), block, (n, k))
             return plan.pack(weight)
 
         args.append(self._param(f"{keys[0]}:{plan.family}", packed))

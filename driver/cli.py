@@ -27,7 +27,7 @@ def _root() -> None:
 
 # Each module defines `register(app)`; listed in the order `--help` shows them.
 COMMAND_MODULES: list[str] = [
-    "demo", "import_model", "opt", "analyze", "prune", "compile", "run",
+    "demo", "import_model", "opt", "analyze", "prune", "compile", "run", "calibrate",
 ]
 
 

@@ -253,6 +253,13 @@ def _check_plot_path(plot: str) -> None:
         raise UserError(f"--plot: folder '{Path(plot).absolute().parent}' does not exist")
 
 
+def _host_cpu() -> str:
+    """This machine's CPU name, whose calibration (`sparsec calibrate`) "auto" looks for."""
+    from sparsec.codegen.target import host_cpu
+
+    return host_cpu()
+
+
 def _passes(block_shapes: str, force: str, layer: list[str], dense_above: float,
             cost_model: str) -> tuple[SparsityAnalysis, BlockShapeSelection, CostModel]:
     """The two passes and the cost model, checked before the (slow) model import."""
@@ -261,9 +268,10 @@ def _passes(block_shapes: str, force: str, layer: list[str], dense_above: float,
         raise UserError("--block-shapes: give at least one block shape RxC")
     try:
         analysis = SparsityAnalysis(block_shapes=shapes)
+        cpu = _host_cpu() if cost_model == "auto" else ""
         selection = BlockShapeSelection(block_shapes=shapes, force=force, layers=tuple(layer),
-                                        dense_above=dense_above, cost_model=cost_model)
-        return analysis, selection, load_cost_model(cost_model)
+                                        dense_above=dense_above, cost_model=cost_model, cpu=cpu)
+        return analysis, selection, load_cost_model(cost_model, cpu)
     except PassError as err:
         raise UserError(f"bad option: {err}") from None
 
@@ -274,12 +282,12 @@ def analyze_command(
         str, typer.Option("--block-shapes", help="Candidate block shapes RxC, comma-separated.")
     ] = ",".join(DEFAULT_BLOCK_SHAPES),
     force: Annotated[
-        str, typer.Option("--force", help="One choice for every weight: RxC or 'dense'.")
+        str, typer.Option("--block-shape", help="One choice for every weight: RxC or 'dense'.")
     ] = "",
     layer: Annotated[
         list[str] | None,
         typer.Option("--layer", help="GLOB=RxC or GLOB=dense for matching weight names "
-                                     "(repeatable; first match wins, before --force)."),
+                                     "(repeatable; first match wins, before --block-shape)."),
     ] = None,
     dense_above: Annotated[
         float, typer.Option("--dense-above", help="Weights denser than this stay dense.")

@@ -169,7 +169,7 @@ def cells(lines: list[str], weight: str) -> list[str]:
     (["{model}", "--block-shapes", "16x1,3y1"],
      "error: bad option: block shape '3y1' is not of the form RxC"),
     (["{model}", "--block-shapes", ","], "error: --block-shapes: give at least one block shape"),
-    (["{model}", "--force", "huge"], "error: bad option: force: 'huge' is neither"),
+    (["{model}", "--block-shape", "huge"], "error: bad option: force: 'huge' is neither"),
     (["{model}", "--layer", "nonsense"], "error: bad option: layers entry 'nonsense' is not"),
     (["{model}", "--cost-model", "/no/such/costs.json"],
      "error: bad option: cost model file '/no/such/costs.json' does not exist"),

@@ -12,15 +12,10 @@ import functools
 import numpy as np
 import pytest
 
-from sparsec.codegen.bsr_linear import (
-    BLOCK_SHAPES,
-    BsrWeight,
-    build_bsr_linear,
-    dense_to_bsr,
-    plan_bsr_linear,
-)
+from sparsec.codegen.bsr_linear import BLOCK_SHAPES, build_bsr_linear, plan_bsr_linear
 from sparsec.codegen.epilogue import Epilogue
 from sparsec.codegen.target import parse_target
+from sparsec.ir.bsr import BSR, bsr_to_dense, dense_to_bsr
 
 N, K = 50, 70  # neither is a whole number of blocks for most shapes
 DENSITIES = (0.0, 0.05, 0.3, 1.0)
@@ -123,14 +118,14 @@ def test_dense_to_bsr_round_trip(block):
     assert bsr.indptr.dtype == bsr.indices.dtype == np.int32
     assert (np.diff(bsr.indptr) >= 0).all() and bsr.indptr[-1] == bsr.nnzb
     assert np.all(bsr.indices < -(-K // cols))
-    np.testing.assert_array_equal(bsr.to_dense(), weight)
+    np.testing.assert_array_equal(bsr_to_dense(bsr), weight)
 
 
 def test_weight_that_does_not_fit_the_kernel_is_refused():
     kern = kernel((4, 1), 7)
     with pytest.raises(ValueError, match="does not fit"):
         kern.plan.pack(dense_to_bsr(np.zeros((N, K), np.float32), (2, 1)))
-    wrong = BsrWeight(np.zeros((0, 4, 1), np.float32), np.zeros(0, np.int32),
-                      np.zeros(14, np.int32), (N + 4, K), (4, 1))
+    wrong = BSR(np.zeros((0, 4, 1), np.float32), np.zeros(0, np.int32),
+                np.zeros(14, np.int32), (4, 1), (N + 4, K))
     with pytest.raises(ValueError, match="does not fit"):
         kern.plan.pack(wrong)

@@ -1,0 +1,75 @@
+"""Fit the block-shape cost model to this CPU by timing the kernels codegen emits.
+
+For every block shape the BSR kernel is timed at two block densities on a
+reference linear (128 tokens, 768 x 768); the line through the two points
+gives the cost per stored block (slope) and the cost that does not shrink
+with sparsity (intercept), both in units of our dense kernel's time per
+multiply-add. ``block-shape-selection`` reads the result from the cache
+(``passes/cost_model.py``), so its choices follow real timings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from sparsec.codegen.bsr_linear import build_bsr_linear
+from sparsec.codegen.dense_linear import build_dense_linear
+from sparsec.codegen.target import CpuTarget
+from sparsec.ir.bsr import dense_to_bsr, parse_block_shape
+from sparsec.passes.cost_model import CostModel, ShapeCost
+from sparsec.passes.sparsity_analysis import DEFAULT_BLOCK_SHAPES
+
+REFERENCE = (128, 768, 768)  # tokens, output features, input features
+DENSITIES = (0.05, 0.3)  # block densities the line is fitted through
+
+
+def block_sparse_weight(n: int, k: int, block: tuple[int, int], density: float,
+                        rng: np.random.Generator) -> np.ndarray:
+    """A random ``[n, k]`` weight whose nonzero blocks are a ``density`` fraction of all."""
+    rows, cols = -(-n // block[0]), -(-k // block[1])
+    mask = np.zeros(rows * cols, dtype=bool)
+    mask[rng.choice(mask.size, max(1, round(density * mask.size)), replace=False)] = True
+    full = np.kron(mask.reshape(rows, cols), np.ones(block, dtype=bool))[:n, :k]
+    return np.where(full, rng.standard_normal((n, k)), 0).astype(np.float32)
+
+
+def dense_seconds_per_mac(target: CpuTarget, rng: np.random.Generator) -> float:
+    m, n, k = REFERENCE
+    kernel = build_dense_linear(m, n, k, target)
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    weight = rng.standard_normal((n, k)).astype(np.float32)
+    bias = np.zeros(n, np.float32)
+    return kernel.kernel.median_seconds(*kernel.arguments(x, weight, bias)) / (n * k)
+
+
+def shape_cost(block: tuple[int, int], target: CpuTarget, unit: float,
+               rng: np.random.Generator) -> ShapeCost:
+    """The fitted cost of one block shape (see the module docstring)."""
+    m, n, k = REFERENCE
+    kernel = build_bsr_linear(m, n, k, block, target)
+    x = rng.standard_normal((m, k)).astype(np.float32)
+    bias = np.zeros(n, np.float32)
+    points = []
+    for density in DENSITIES:
+        bsr = dense_to_bsr(block_sparse_weight(n, k, block, density, rng), block)
+        points.append((bsr.nnzb, kernel.kernel.median_seconds(*kernel.arguments(x, bsr, bias))))
+    (nnzb0, t0), (nnzb1, t1) = points
+    slope = max((t1 - t0) / (nnzb1 - nnzb0), 1e-15)
+    intercept = max(t0 - slope * nnzb0, 0.0)
+    return ShapeCost(block[0] * block[1] * unit / slope, 0.0, intercept / unit / (n + k))
+
+
+def calibrate(target: CpuTarget, shapes: tuple[str, ...] = DEFAULT_BLOCK_SHAPES,
+              progress: Callable[[str], None] | None = None, seed: int = 0) -> CostModel:
+    """Time every shape's kernel on ``target`` and return the fitted cost model."""
+    step = progress or (lambda stage: None)
+    rng = np.random.default_rng(seed)
+    step("dense")
+    unit = dense_seconds_per_mac(target, rng)
+    costs = {}
+    for text in shapes:
+        step(text)
+        costs[text] = shape_cost(parse_block_shape(text), target, unit, rng)
+    return CostModel(f"calibrated on {target.mcpu}", target.vector_lanes, costs)
