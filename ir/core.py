@@ -331,27 +331,28 @@ class Block:
             if value.block is not self:
                 raise IRError(f"operand of '{op.name}' is defined outside its block")
         ops = self.ops if before is not None else []
-        position = self._end if before is None else self._key_before(ops, before)
+        index = ops.index(before) if before is not None else len(ops)
+        position = self._end if before is None else self._key_between(ops, index)
         self._end = max(self._end, position + 1)
         op.parent = self
         op._order = (position, op._order[1])
         self.graph.add_node(op)
         for i, value in enumerate(op._operands):
             self.graph.add_edge(value.definer, op, key=i, value=value)
-        self.changed()
-        index = ops.index(before) if before is not None else -1
-        if index >= 0 and not has_trait(op.name, "terminator") and _defined_before(op, ops, index):
-            self._ops_cache = [*ops[:index], op, *ops[index:]]  # what sorting again would give
+        # Inserted where its operands are already defined, the op leaves the others' order as
+        # it was: keep the cache instead of sorting again.
+        keeps_order = (before is not None and not has_trait(op.name, "terminator")
+                       and all(self._ordered_before(v.definer, op) for v in op._operands))
+        self._ops_cache = [*ops[:index], op, *ops[index:]] if keeps_order else None
         return op
 
-    def _key_before(self, ops: list[Operation], before: Operation) -> float:
-        """An order key between ``before`` and the op now preceding it in ``ops``."""
-        index = ops.index(before)
-        key = before._order[0]
+    def _key_between(self, ops: list[Operation], index: int) -> float:
+        """An order key between ``ops[index]`` and the op before it."""
+        key = ops[index]._order[0]
         previous = ops[index - 1]._order[0] if index else key - 1
         if not previous < (previous + key) / 2 < key:  # floats ran out of room
             self._renumber(ops)
-            return self._key_before(ops, before)
+            return self._key_between(ops, index)
         return (previous + key) / 2
 
     def remove(self, op: Operation) -> None:
@@ -372,12 +373,6 @@ class Block:
         for op in self.ops:
             block.append(op.clone(mapping))
         return block
-
-
-def _defined_before(op: Operation, ops: list[Operation], index: int) -> bool:
-    """True when every operand of ``op`` is a block argument or defined by ``ops[:index]``."""
-    earlier = ops[:index]
-    return all(isinstance(v, BlockArgument) or v.definer in earlier for v in op._operands)
 
 
 class Region:
