@@ -7,6 +7,7 @@ non-zero exit; a traceback means a bug in sparsec.
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
@@ -27,7 +28,8 @@ def _root() -> None:
 
 # Each module defines `register(app)`; listed in the order `--help` shows them.
 COMMAND_MODULES: list[str] = [
-    "demo", "import_model", "opt", "analyze", "prune", "compile", "run", "calibrate",
+    "demo", "import_model", "opt", "analyze", "prune", "compile", "run", "bench",
+    "calibrate",
 ]
 
 
@@ -38,7 +40,14 @@ def _register_commands() -> None:
 
 def main() -> None:
     _register_commands()
-    app()
+    try:
+        status = app(standalone_mode=False)
+    except typer.exceptions.TyperException as err:  # a usage error: bad option, missing argument
+        where = getattr(getattr(err, "ctx", None), "command_path", "sparsec")
+        message = err.format_message() if hasattr(err, "format_message") else str(err)
+        print(f"error: {where}: {message} (see '{where} --help')", file=sys.stderr)
+        sys.exit(2)
+    sys.exit(status if isinstance(status, int) else 0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,118 @@
+"""`sparsec bench`: time a compiled artifact, optionally next to PyTorch eager on the same inputs.
+
+    sparsec bench bert.sparsec                                   # random valid inputs, 20 runs
+    sparsec bench bert.sparsec --repeat 50 --threads 2 --inputs batch.npz
+    sparsec bench bert.sparsec --compare-torch bert-dir          # + PyTorch, speedup, max error
+
+Each figure is the median of ``--repeat`` calls after two warm-up calls, with its spread
+(max - min over the median). ``--compare-torch`` takes the model the artifact was compiled
+from (a Hugging Face directory or a torch.export archive): PyTorch runs it on the same inputs
+and the outputs are compared before the times are printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+
+from sparsec.commands.run import read_inputs
+from sparsec.errors import UserError, reported_errors
+
+
+def max_abs_error(expected: Sequence[Any], actual: Sequence[Any]) -> float:
+    """The largest absolute difference between paired outputs (numpy arrays or torch tensors)."""
+    if len(expected) != len(actual):
+        raise UserError(f"the outputs differ in number: {len(expected)} against {len(actual)}")
+    errors = [0.0]
+    for want, got in zip(expected, actual, strict=True):
+        want, got = np.asarray(want), np.asarray(got)
+        if want.shape != got.shape:
+            raise UserError(f"output shapes differ: {list(want.shape)} against {list(got.shape)}")
+        errors.append(float(np.abs(want.astype(np.float64) - got).max()) if want.size else 0.0)
+    return max(errors)
+
+
+def torch_runner(module: Any, inputs: dict[str, np.ndarray]):
+    """A function that runs a torch module on ``inputs`` (by name) and returns its output leaves."""
+    import torch
+
+    tensors = {name: torch.from_numpy(array) for name, array in inputs.items()}
+
+    def run() -> list[Any]:
+        with torch.no_grad():
+            return torch.utils._pytree.tree_leaves(module(**tensors))
+
+    return run
+
+
+def _torch_module(path: str, inputs: dict[str, np.ndarray]) -> Any:
+    """The model at ``path`` (HF directory or export archive) as a callable module."""
+    from sparsec.frontend.errors import FrontendError
+    from sparsec.frontend.loader import load as load_model
+
+    ids = inputs.get("input_ids", next(iter(inputs.values())))
+    batch, seq_len = ids.shape[:2] if ids.ndim >= 2 else (1, ids.shape[0])
+    try:
+        loaded = load_model(path, batch=batch, seq_len=seq_len)
+    except FrontendError as err:
+        raise UserError(f"--compare-torch: {err}") from None
+    return loaded.module if loaded.program is None else loaded.program.module()
+
+
+def bench_command(
+    artifact: Annotated[str, typer.Argument(help="Artifact directory from 'sparsec compile'.")],
+    repeat: Annotated[int, typer.Option("--repeat", help="Timed calls (median).")] = 20,
+    threads: Annotated[int | None, typer.Option("--threads", help="Threads of TVM's pool "
+                                                "and PyTorch (default: TVM_NUM_THREADS or all "
+                                                "cores).")] = None,
+    inputs: Annotated[str | None, typer.Option("--inputs", help="A .npz archive of inputs by "
+                                               "name (others are random).")] = None,
+    compare_torch: Annotated[str | None, typer.Option("--compare-torch", help="Also time this "
+                                                      "model (HF directory or .pt2) in PyTorch "
+                                                      "eager.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs.")] = 0,
+) -> None:
+    """Time a compiled model (median and spread over repeats), optionally against PyTorch."""
+    from sparsec.runtime import InputError, load, random_inputs
+    from sparsec.timing import measure
+
+    with reported_errors(InputError):
+        if repeat < 1:
+            raise UserError(f"--repeat must be at least 1, got {repeat}")
+        if threads is not None and threads < 1:
+            raise UserError(f"--threads must be at least 1, got {threads}")
+        given = read_inputs([], inputs)
+        model = load(artifact, threads=threads)
+        arrays = {**random_inputs([i for i in model.inputs if i.name not in given], seed),
+                  **given}
+        checked = dict(zip([i.name for i in model.inputs], model.check_inputs((), arrays),
+                           strict=True))
+        outputs = model(**checked)
+        outputs = list(outputs) if isinstance(outputs, tuple) else [outputs]
+        sparsec_time = measure(lambda: model(**checked), repeat)
+        print(f"sparsec: {sparsec_time} (median of {repeat} runs)")
+        if compare_torch is None:
+            return
+        import torch
+
+        if threads is not None:
+            torch.set_num_threads(threads)
+        run_torch = torch_runner(_torch_module(compare_torch, checked), checked)
+        try:
+            expected = run_torch()
+        except (TypeError, RuntimeError, ValueError) as err:
+            raise UserError(f"--compare-torch: '{compare_torch}' does not run on the artifact's "
+                            f"inputs ({str(err).strip().splitlines()[0]})") from None
+        error = max_abs_error(expected, outputs)
+        torch_time = measure(run_torch, repeat)
+        print(f"PyTorch eager: {torch_time} (median of {repeat} runs)")
+        print(f"speedup over PyTorch: {torch_time.median / sparsec_time.median:.2f}x, "
+              f"max abs error {error:.3g}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `bench` command to the CLI."""
+    app.command("bench")(bench_command)
