@@ -41,11 +41,12 @@ def _register_commands() -> None:
 def main() -> None:
     _register_commands()
     try:
-        status = app(standalone_mode=False)
+        status = app(prog_name="sparsec", standalone_mode=False)
     except typer.exceptions.TyperException as err:  # a usage error: bad option, missing argument
         where = getattr(getattr(err, "ctx", None), "command_path", "sparsec")
         message = err.format_message() if hasattr(err, "format_message") else str(err)
-        print(f"error: {where}: {message} (see '{where} --help')", file=sys.stderr)
+        if message:  # empty when the help was shown instead (no arguments at all)
+            print(f"error: {where}: {message} (see '{where} --help')", file=sys.stderr)
         sys.exit(2)
     sys.exit(status if isinstance(status, int) else 0)
 
