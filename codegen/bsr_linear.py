@@ -51,6 +51,7 @@ class BsrPlan:
     lanes: int
     family: str  # "rows" or "tokens"
     token_tile: int  # tokens per register tile (a multiple of lanes in the tokens family)
+    group_rows: int = 1  # tokens family: block rows that share one sweep over the token panels
     epilogue: Epilogue = field(default_factory=Epilogue)
 
     @property
@@ -89,10 +90,12 @@ def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuT
     epilogue = epilogue or Epilogue()
     if rows >= lanes:
         tile = max(1, min(m, MAX_TOKEN_TILE, budget // (rows // lanes)))
-        return BsrPlan(m, n, k, block, lanes, "rows", _balanced(m, tile), epilogue)
-    vectors = _ceil_div(m, lanes)
-    return BsrPlan(m, n, k, block, lanes, "tokens",
-                   lanes * _least_padding(vectors, max(1, budget // rows)), epilogue)
+        return BsrPlan(m, n, k, block, lanes, "rows", _balanced(m, tile), epilogue=epilogue)
+    # Every multiply-add loads a fresh vector of Xᵀ; a block's R rows share it. Measured: tiles
+    # wider than 2R vectors gain no reuse, and their panels (K x T) fall out of the caches.
+    vectors = _least_padding(_ceil_div(m, lanes), max(1, min(budget // rows, 2 * rows)))
+    group = max(1, lanes // rows)  # a group's outputs fill whole vectors of y
+    return BsrPlan(m, n, k, block, lanes, "tokens", lanes * vectors, group, epilogue)
 
 
 def build_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuTarget,
@@ -182,14 +185,18 @@ class _Kernel:
         self._emit_row_blocks(tile)
 
     def emit_tokens(self, xt: tirx.Buffer) -> None:
-        """Tokens family: vector over tokens of ``xt [Kp, Mp]``, weight element broadcast; the
-        tiles go to ``yt [Np, Mp]`` with whole-vector stores, then ``y`` = epilogue(``ytᵀ``)."""
+        """Tokens family: vector over the tokens of a panel ``xt [tiles, Kp, T]``, weight element
+        broadcast. Groups of block rows run in parallel; a group sweeps the token panels in its
+        outer loop (one panel serves all its rows) and collects its tiles in a small ``Yᵀ``
+        buffer, which it then writes to ``y`` transposed, through the epilogue: storing the
+        tiles straight into ``y`` strides it by N floats, and those stores all fall into the
+        same few cache sets."""
         plan = self.plan
         rows, cols = plan.block
         lanes = plan.lanes
-        yt = T.alloc_buffer((plan.row_blocks * rows, plan.padded_m), "float32")
 
-        def tile(row_block: tirx.PrimExpr, m0: tirx.PrimExpr, tokens: int) -> None:
+        def tile(yt: tirx.Buffer, row_block: tirx.PrimExpr, yt_row: tirx.PrimExpr,
+                 tile_index: tirx.PrimExpr, tokens: int) -> None:
             width = _ceil_div(tokens, lanes) * lanes
             acc = T.alloc_buffer((rows, width), "float32", scope="local")
             self._fill(acc, rows, width)
@@ -197,19 +204,36 @@ class _Kernel:
                 column = self.indices[j] * cols
                 with _loop(cols, cols * rows * width // lanes) as c, T.unroll(0, rows) as r, \
                         T.vectorized(0, width) as t:
-                    T.buffer_store(acc, acc[r, t] + self.data[j, r, c] * xt[column + c, m0 + t],
-                                   [r, t])
+                    T.buffer_store(acc, acc[r, t] + self.data[j, r, c]
+                                   * xt[tile_index, column + c, t], [r, t])
             with T.unroll(0, rows) as r, T.vectorized(0, width) as t:
-                T.buffer_store(yt, acc[r, t], [row_block * rows + r, m0 + t])
+                T.buffer_store(yt, acc[r, t], [yt_row + r, tile_index * plan.token_tile + t])
 
-        with T.parallel(0, plan.row_blocks) as row_block:
-            self._token_tiles(lambda m0, tokens: tile(row_block, m0, tokens))
+        full_tiles, rest_tokens = divmod(plan.m, plan.token_tile)
 
-        def store(n0: tirx.PrimExpr, width: int) -> None:
-            with T.serial(0, plan.m) as m, T.vectorized(0, width) as i:
-                self._store(yt[n0 + i, m], m, n0 + i)
+        def group(first: tirx.PrimExpr, count: int, outputs: int) -> None:
+            yt = T.alloc_buffer((count * rows, plan.padded_m), "float32")
+            if full_tiles:
+                with T.serial(0, full_tiles) as tile_index, T.serial(0, count) as r:
+                    tile(yt, first + r, r * rows, tile_index, plan.token_tile)
+            if rest_tokens:
+                with T.serial(0, count) as r:
+                    tile(yt, first + r, r * rows, tirx.const(full_tiles, "int32"), rest_tokens)
 
-        _chunks(plan.n, lanes, store)
+            def store(i0: tirx.PrimExpr, width: int) -> None:
+                with T.serial(0, plan.m) as m, T.vectorized(0, width) as i:
+                    self._store(yt[i0 + i, m], m, first * rows + i0 + i)
+
+            _chunks(outputs, lanes, store, T.serial)
+
+        size = plan.group_rows
+        full_groups, rest_blocks = divmod(plan.row_blocks, size)
+        if full_groups:
+            with T.parallel(0, full_groups) as g:
+                group(g * size, size, size * rows)
+        if rest_blocks:
+            first = full_groups * size
+            group(tirx.const(first, "int32"), rest_blocks, plan.n - first * rows)
 
     def _token_tiles(self, tile: Callable[[tirx.PrimExpr, int], None]) -> None:
         """Whole token tiles in a loop, then the partial one with its static size."""
@@ -252,23 +276,26 @@ def _padded_columns(plan: BsrPlan, x: tirx.Buffer) -> tirx.Buffer:
 
 
 def _transposed(plan: BsrPlan, x: tirx.Buffer) -> tirx.Buffer:
-    """``Xᵀ [Kp, Mp]``; rows past K are zeroed (padded blocks multiply them), columns past M are
-    left as they are (they only reach output lanes that are never stored)."""
-    lanes = plan.lanes
-    xt = T.alloc_buffer((plan.padded_k, plan.padded_m), "float32")
+    """``Xᵀ`` in token panels ``[tiles, Kp, T]``, so that a panel is contiguous; rows past K are
+    zeroed (padded blocks multiply them), tokens past M are left as they are (they only reach
+    output lanes that are never stored)."""
+    size = plan.token_tile
+    tiles = _ceil_div(plan.m, size)
+    xt = T.alloc_buffer((tiles, plan.padded_k, size), "float32")
 
-    def copy(k0: tirx.PrimExpr, k_width: int) -> None:
-        # Gathering a column of x into one vector beats scattering a row of it.
-        def columns(m0: tirx.PrimExpr, m_width: int) -> None:
-            with T.unroll(0, k_width) as k, T.vectorized(0, m_width) as i:
-                T.buffer_store(xt, x[m0 + i, k0 + k], [k0 + k, m0 + i])
+    # Scattering a row of x beats gathering a column of it.
+    def copy(m0: tirx.PrimExpr, tokens: int) -> None:
+        def columns(k0: tirx.PrimExpr, width: int) -> None:
+            with T.unroll(0, tokens) as t, T.vectorized(0, width) as k:
+                T.buffer_store(xt, x[m0 + t, k0 + k], [m0 // size, k0 + k, m0 % size + t])
 
-        _chunks(plan.m, lanes, columns, T.serial)
+        _chunks(plan.k, plan.lanes, columns, T.serial)
 
-    _chunks(plan.k, lanes, copy)
+    _chunks(plan.m, plan.lanes, copy)
     if plan.padded_k > plan.k:
-        with T.serial(plan.k, plan.padded_k) as k, T.vectorized(0, plan.padded_m) as m:
-            T.buffer_store(xt, tirx.const(0.0, "float32"), [k, m])
+        with T.serial(0, tiles) as tile, T.serial(plan.k, plan.padded_k) as k, \
+                T.vectorized(0, size) as t:
+            T.buffer_store(xt, tirx.const(0.0, "float32"), [tile, k, t])
     return xt
 
 
