@@ -125,9 +125,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             setattr(args, name, default)
     try:
         args.shapes = [format_block_shape(parse_block_shape(s)) for s in _items(args.shapes)]
+    except ValueError as err:
+        parser.error(f"--shapes: {err}")
+    try:
         args.sparsities = [float(s) for s in _items(args.sparsities)]
     except ValueError as err:
-        parser.error(str(err))
+        parser.error(f"--sparsities: {err}")
     if any(not 0.0 <= s < 1.0 for s in args.sparsities):
         parser.error(f"--sparsities must lie in [0, 1), got {args.sparsities}")
     if min(args.layers, args.repeat, args.threads, args.seq_len) < 1:

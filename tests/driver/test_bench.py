@@ -1,0 +1,93 @@
+"""`sparsec bench`: time an artifact, alone or next to PyTorch eager on the same inputs."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import typer
+from driver_helpers import SEQ_LEN, TOLERANCE, error_line
+from typer.testing import CliRunner
+
+from sparsec.commands import bench as bench_cmd
+from sparsec.commands.bench import max_abs_error
+from sparsec.errors import UserError
+
+
+def bench(*args) -> object:
+    """`sparsec bench ARGS` in-process."""
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    bench_cmd.register(app)
+    return CliRunner().invoke(app, ["bench", *(str(a) for a in args)])
+
+
+def _error(output: str) -> float:
+    return float(re.search(r"max abs error (\S+)", output).group(1))
+
+
+def test_bench_times_the_artifact(dense_artifact):
+    result = bench(dense_artifact, "--repeat", "3", "--threads", "2")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^sparsec: [\d.]+ ms \(±\d+%\) \(median of 3 runs\)$", result.stdout,
+                     re.MULTILINE), result.stdout
+    assert "PyTorch" not in result.stdout
+
+
+@pytest.mark.parametrize(("artifact", "model"), [("dense_artifact", "tiny_bert"),
+                                                 ("pruned_artifact", "pruned_bert")])
+def test_compare_torch_gives_speedup_and_error(artifact, model, request):
+    result = bench(request.getfixturevalue(artifact), "--repeat", "2", "--threads", "1",
+                   "--compare-torch", request.getfixturevalue(model))
+    assert result.exit_code == 0, result.output
+    assert "PyTorch eager: " in result.stdout
+    assert re.search(r"speedup over PyTorch: [\d.]+x", result.stdout)
+    assert _error(result.stdout) <= TOLERANCE
+
+
+def test_compare_torch_sees_different_weights(dense_artifact, pruned_bert):
+    """The dense artifact against the pruned model: the error is real, not assumed."""
+    result = bench(dense_artifact, "--repeat", "1", "--compare-torch", pruned_bert)
+    assert result.exit_code == 0, result.output
+    assert _error(result.stdout) > 1e-2
+
+
+def test_given_inputs_are_used(dense_artifact, tiny_bert, tmp_path):
+    ids = np.full((1, SEQ_LEN), 7, dtype=np.int64)
+    np.savez(tmp_path / "in.npz", input_ids=ids)
+    result = bench(dense_artifact, "--repeat", "1", "--inputs", tmp_path / "in.npz",
+                   "--compare-torch", tiny_bert)
+    assert result.exit_code == 0, result.output
+    assert _error(result.stdout) <= TOLERANCE
+    np.savez(tmp_path / "bad.npz", input_ids=np.full((1, SEQ_LEN), 500, dtype=np.int64))
+    line = error_line(bench(dense_artifact, "--inputs", tmp_path / "bad.npz"))
+    assert "input 'input_ids'" in line and "out of range" in line
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--repeat", "0"], "--repeat must be at least 1"),
+    (["--threads", "0"], "--threads must be at least 1"),
+    (["--inputs", "missing.npz"], "--inputs: no such file"),
+    (["--compare-torch", "missing-model"], "--compare-torch: 'missing-model': no such file"),
+])
+def test_bad_options_are_one_line_errors(dense_artifact, args, message):
+    assert message in error_line(bench(dense_artifact, *args))
+
+
+def test_missing_artifact_is_one_line_error(tmp_path):
+    assert "no such artifact" in error_line(bench(tmp_path / "nope.sparsec"))
+
+
+def test_compare_torch_rejects_a_config_file(dense_artifact, tiny_bert):
+    line = error_line(bench(dense_artifact, "--compare-torch", tiny_bert / "config.json"))
+    assert line.startswith("error: --compare-torch: ") and "JSON file, not a model" in line
+
+
+def test_max_abs_error_checks_pairs():
+    a, b = np.zeros((2, 3), np.float32), np.full((2, 3), -0.5, np.float32)
+    assert max_abs_error([a, a], [a, b]) == 0.5
+    with pytest.raises(UserError, match="in number"):
+        max_abs_error([a], [a, a])
+    with pytest.raises(UserError, match="shapes differ"):
+        max_abs_error([a], [a.T])
