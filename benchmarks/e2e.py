@@ -345,8 +345,7 @@ def run_config(bench: Bench, config: Config,
         row.timing = measure(run, repeat)
         return row, path
     except Exception as err:  # a broken configuration must not end the run
-        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        row.status = f"FAILED: {type(err).__name__}: {first}"
+        row.status = f"FAILED: {type(err).__name__}: {' '.join(str(err).split())}"
         return row, None
 
 
@@ -452,8 +451,13 @@ def results_table(model: str, records: list[dict[str, str]]):
               f"±{float(r['spread']) / 2:.0%}" if r["spread"] else "",
               _speedup(r["speedup_vs_pytorch"]), _speedup(r["speedup_vs_onnxruntime"]),
               _speedup(r["speedup_vs_sparsec_dense"]), r["max_abs_error"],
-              r["cost_model_choice"], r["status"]] for r in records]
+              r["cost_model_choice"], _short(r["status"])] for r in records]
     return table(f"End-to-end: {model}, batch 1", columns, cells)
+
+
+def _short(status: str, width: int = 48) -> str:
+    """A status that fits a table cell (failures are printed whole while the run goes)."""
+    return status if len(status) <= width else status[: width - 1] + "…"
 
 
 def paper_records(records: list[dict[str, str]]) -> list[dict[str, str]]:
@@ -465,7 +469,7 @@ def paper_records(records: list[dict[str, str]]) -> list[dict[str, str]]:
 def paper_table(records: list[dict[str, str]]):
     """The paper's table: speedup over PyTorch eager and over sparsec-dense at 90 %."""
     cells = [[r["block"], r["scope"], _speedup(r["speedup_vs_pytorch"]),
-              _speedup(r["speedup_vs_sparsec_dense"]), r["status"]]
+              _speedup(r["speedup_vs_sparsec_dense"]), _short(r["status"])]
              for r in paper_records(records)]
     columns = [("block", "left"), ("pruned", "left"), ("vs PyTorch eager", "right"),
                ("vs sparsec-dense (TVM w/o BSR)", "right"), ("status", "left")]

@@ -20,6 +20,7 @@ import numpy as np
 import typer
 from rich.console import Console
 
+from sparsec.commands.bench import max_abs_error
 from sparsec.commands.compile import StageDisplay, print_decisions
 from sparsec.errors import UserError, reported_errors
 from sparsec.passes import PassFailure
@@ -29,10 +30,6 @@ def _inputs(vocab: int, seq_len: int, seed: int) -> dict[str, np.ndarray]:
     ids = np.random.default_rng(seed).integers(0, vocab, size=(1, seq_len), dtype=np.int64)
     return {"input_ids": ids, "attention_mask": np.ones_like(ids),
             "token_type_ids": np.zeros_like(ids)}
-
-
-def _max_error(expected: tuple, actual: tuple) -> float:
-    return max(float(np.abs(e.numpy() - a).max()) for e, a in zip(expected, actual, strict=True))
 
 
 def demo_command(
@@ -98,7 +95,7 @@ def demo_command(
         runners = {"PyTorch eager": lambda: model(**example)}
         for name, path in (("sparsec dense", dense_out), ("sparsec sparse", sparse_out)):
             compiled = load(path, threads=threads)
-            error = _max_error(expected, compiled(**inputs))
+            error = max_abs_error(expected, compiled(**inputs))
             console.print(f"{name}: max abs error vs PyTorch {error:.2g}")
             runners[name] = lambda compiled=compiled: compiled(**inputs)
         with torch.no_grad():
