@@ -1,9 +1,14 @@
 """Fused scaled dot-product attention: ``softmax(q·kᵀ·scale + mask)·v`` in one loop nest.
 
-Operands come flattened to one batch axis (``q [B, Sq, D]``, ``k [B, Sk, D]``, ``v [B, Sk, Dv]``,
-``mask [B, Sq, Sk]``, boolean keep-mask or additive float). Batches (heads) run in parallel; each
-first copies ``kᵀ [D, Sk]`` so that a query's scores are one vectorized row update per head
-feature, then the softmax and the ``p·v`` sum run on that row while it is in registers / L1.
+Operands are ``[B, H, S, D]`` or, when the lowering folded the permutes around attention into the
+kernel, ``[B, S, H, D]`` (the layout the linear kernels read and write); the mask keeps its own
+broadcast shape ``[B|1, H|1, Sq|1, Sk]`` (boolean keep-mask or additive float), so neither is
+copied. Tasks of (batch, head, block of query rows) run in parallel. Each task first copies
+``kᵀ [D, Sk]`` so that ``q·kᵀ`` is a small GEMM whose register tile (rows × vectors of keys) is
+fed by one broadcast of ``q`` and one vector load of ``kᵀ`` per step; the row softmax runs on the
+scores while they are in L1, with a vectorizable ``exp``; ``p·v`` is a second register-tiled GEMM
+vectorized over ``v``'s contiguous feature axis. A row tile that would run past the end is moved
+back to overlap the previous one (it rewrites identical values), so every tile has static extents.
 A fully masked row gives zeros, as ``torch.nn.functional.scaled_dot_product_attention`` does.
 """
 
@@ -17,13 +22,16 @@ from tvm.script.ir_builder import IRBuilder
 from tvm.script.ir_builder import tirx as T
 
 MASK_KINDS = ("none", "bool", "additive")
+F32 = "float32"
+ROWS_PER_TASK = 64  # query rows per parallel task: amortizes the kᵀ copy, keeps 2+ tasks per core
 
 
 @dataclass(frozen=True)
 class AttentionPlan:
-    """Shapes of one attention kernel."""
+    """Shapes, layouts and tiling of one attention kernel."""
 
     batch: int
+    heads: int
     sq: int
     sk: int
     d: int
@@ -31,6 +39,26 @@ class AttentionPlan:
     scale: float
     mask: str  # one of MASK_KINDS
     lanes: int
+    # q, k, v, out stored [B, S, H, D] (True) rather than [B, H, S, D] (False)
+    seq_major: tuple[bool, bool, bool, bool] = (False, False, False, False)
+    mask_shape: tuple[int, int, int, int] | None = None  # default: [B, H, Sq, Sk]
+
+    @property
+    def rows(self) -> int:
+        """Query rows per register tile."""
+        return min(4, self.sq)
+
+    @property
+    def key_block(self) -> int:
+        """Scores per row of the ``q·kᵀ`` register tile (a few vectors; rows × vectors of
+        accumulators use half the vector registers)."""
+        registers = 32 if self.lanes >= 16 else 16
+        return min(self.sk, max(1, registers // 2 // self.rows) * self.lanes)
+
+    @property
+    def value_block(self) -> int:
+        """Output features per row of the ``p·v`` register tile."""
+        return min(self.dv, self.key_block)
 
 
 def vector_loop(extent: int, lanes: int, body: Callable[[tirx.PrimExpr], None]) -> None:
@@ -44,64 +72,161 @@ def vector_loop(extent: int, lanes: int, body: Callable[[tirx.PrimExpr], None]) 
             body(full * lanes + lane)
 
 
+# exp(x) = 2^n · e^r with n = round(x / ln 2) and |r| ≤ ln 2 / 2; e^r by its Taylor series to r^6
+# (relative error < 5e-7 measured). ln 2 is split in two so that r is exact to float32 rounding.
+_LOG2E = 1.4426950408889634
+_LN2_HI, _LN2_LO = 0.693145751953125, 1.428606765330187e-06
+_EXP_TAYLOR = (1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1.0, 1.0)
+_EXP_FLOOR = -88.0  # exp(-88) underflows float32: n = -127 makes the exponent bits 0, i.e. 0.0
+
+
+def fast_exp(x: tirx.PrimExpr) -> tirx.PrimExpr:
+    """A vectorizable float32 ``exp`` for ``x ≤ 0`` (``-inf`` gives exactly 0)."""
+    x = tirx.max(x, tirx.const(_EXP_FLOOR, F32))
+    n = tirx.floor(x * tirx.const(_LOG2E, F32) + tirx.const(0.5, F32))
+    r = x - n * tirx.const(_LN2_HI, F32) - n * tirx.const(_LN2_LO, F32)
+    poly = tirx.const(_EXP_TAYLOR[0], F32)
+    for c in _EXP_TAYLOR[1:]:
+        poly = poly * r + tirx.const(c, F32)
+    bits = tirx.shift_left(tirx.Cast("int32", n) + 127, 23)
+    return poly * tirx.reinterpret(F32, bits)
+
+
 def attention_func(plan: AttentionPlan) -> tirx.PrimFunc:
     """The scheduled TIR of ``plan`` (arguments: q, k, v, [mask], out)."""
     p = plan
-    f32 = "float32"
     with IRBuilder() as builder, T.prim_func():
         T.func_name("attention")
         T.func_attr({"tirx.noalias": True})
-        q = T.arg("q", T.Buffer((p.batch, p.sq, p.d), f32))
-        k = T.arg("k", T.Buffer((p.batch, p.sk, p.d), f32))
-        v = T.arg("v", T.Buffer((p.batch, p.sk, p.dv), f32))
+        shapes = [(p.sq, p.d), (p.sk, p.d), (p.sk, p.dv)]
+        q, k, v = (T.arg(name, T.Buffer(_layout(p, major, s, f), F32)) for name, major, (s, f)
+                   in zip("qkv", p.seq_major, shapes, strict=False))
         mask = None
         if p.mask != "none":
-            dtype = "bool" if p.mask == "bool" else f32
-            mask = T.arg("mask", T.Buffer((p.batch, p.sq, p.sk), dtype))
-        out = T.arg("out", T.Buffer((p.batch, p.sq, p.dv), f32))
-        with T.parallel(0, p.batch) as b:
-            kt = T.alloc_buffer((p.d, p.sk), f32)
-            with T.serial(0, p.sk) as j, T.serial(0, p.d) as e:
-                T.buffer_store(kt, k[b, j, e], [e, j])
-            with T.serial(0, p.sq) as i:
-                _query_row(p, q, kt, v, mask, out, b, i)
+            dtype = "bool" if p.mask == "bool" else F32
+            mask = T.arg("mask", T.Buffer(p.mask_shape or (p.batch, p.heads, p.sq, p.sk), dtype))
+        out = T.arg("out", T.Buffer(_layout(p, p.seq_major[3], p.sq, p.dv), F32))
+        tiles = -(-p.sq // p.rows)
+        per_task = max(1, ROWS_PER_TASK // p.rows)
+        groups = -(-tiles // per_task)
+        with T.parallel(0, p.batch * p.heads * groups) as task:
+            b, h, group = task // (p.heads * groups), task // groups % p.heads, task % groups
+            kt = T.alloc_buffer((p.d, p.sk), F32)
+            with T.serial(0, p.d) as e:
+                vector_loop(p.sk, p.lanes, lambda j, e=e: T.buffer_store(
+                    kt, _at(k, p.seq_major[1], b, h, j, e), [e, j]))
+            first = group * per_task
+            with T.serial(0, tirx.min(per_task, tiles - first)) as t:
+                i0 = tirx.min((first + t) * p.rows, p.sq - p.rows)
+                _row_tile(p, q, kt, v, mask, out, b, h, i0)
     return builder.get()
 
 
-def _query_row(p: AttentionPlan, q, kt, v, mask, out, b, i) -> None:
-    """Scores, softmax and output of query ``i`` of batch ``b``."""
-    f32 = "float32"
-    scores = T.alloc_buffer((p.sk,), f32, scope="local")
-    acc = T.alloc_buffer((p.dv,), f32, scope="local")
-    stats = T.alloc_buffer((2,), f32, scope="local")  # running max, then the sum of exponentials
-    vector_loop(p.sk, p.lanes, lambda j: T.buffer_store(scores, tirx.const(0.0, f32), [j]))
-    with T.serial(0, p.d) as e:
-        vector_loop(p.sk, p.lanes, lambda j: T.buffer_store(
-            scores, scores[j] + q[b, i, e] * kt[e, j], [j]))
-    scale = tirx.const(p.scale, f32)
-    minus_inf = tirx.const(float("-inf"), f32)
+def _layout(p: AttentionPlan, seq_major: bool, s: int, f: int) -> tuple[int, ...]:
+    return (p.batch, s, p.heads, f) if seq_major else (p.batch, p.heads, s, f)
 
-    def scaled(j):
-        value = scores[j] * scale
-        if p.mask == "bool":
-            value = tirx.Select(mask[b, i, j], value, minus_inf)
-        elif p.mask == "additive":
-            value = value + mask[b, i, j]
-        T.buffer_store(scores, value, [j])
 
-    vector_loop(p.sk, p.lanes, scaled)
-    T.buffer_store(stats, minus_inf, [0])
-    with T.serial(0, p.sk) as j:
-        T.buffer_store(stats, tirx.max(stats[0], scores[j]), [0])
+def _at(buf: tirx.Buffer, seq_major: bool, b, h, s, f) -> tirx.PrimExpr:
+    return buf[b, s, h, f] if seq_major else buf[b, h, s, f]
+
+
+def _column_tiles(extent: int, width: int, body: Callable[[tirx.PrimExpr], None]) -> None:
+    """``body(start)`` for tiles of ``width`` covering ``range(extent)``; the last one is moved
+    back to end at ``extent`` (``width ≤ extent``)."""
+    count = -(-extent // width)
+    if count == 1:
+        body(tirx.const(0, "int32"))
+        return
+    with T.serial(0, count) as c:
+        body(tirx.min(c * width, extent - width))
+
+
+def _row_tile(p: AttentionPlan, q, kt, v, mask, out, b, h, i0) -> None:
+    """Scores, softmax and output of query rows ``i0 .. i0 + rows`` of head ``(b, h)``."""
+    rows = p.rows
+    scores = T.alloc_buffer((rows, p.sk), F32, scope="local")
+    inverse = T.alloc_buffer((rows,), F32, scope="local")
+    width = p.key_block
+
+    def score_block(j0: tirx.PrimExpr) -> None:
+        acc = T.alloc_buffer((rows, width), F32, scope="local")
+        with T.unroll(0, rows) as r, T.vectorized(0, width) as c:
+            T.buffer_store(acc, tirx.const(0.0, F32), [r, c])
+        with T.serial(0, p.d) as e, T.unroll(0, rows) as r, T.vectorized(0, width) as c:
+            T.buffer_store(acc, acc[r, c] + _at(q, p.seq_major[0], b, h, i0 + r, e)
+                           * kt[e, j0 + c], [r, c])
+        with T.unroll(0, rows) as r, T.vectorized(0, width) as c:
+            T.buffer_store(scores, _masked(p, mask, acc[r, c], b, h, i0 + r, j0 + c),
+                           [r, j0 + c])
+
+    _column_tiles(p.sk, width, score_block)
+    with T.serial(0, rows) as r:
+        _softmax_row(p, scores, inverse, r)
+    width = p.value_block
+
+    def value_block(c0: tirx.PrimExpr) -> None:
+        acc = T.alloc_buffer((rows, width), F32, scope="local")
+        with T.unroll(0, rows) as r, T.vectorized(0, width) as c:
+            T.buffer_store(acc, tirx.const(0.0, F32), [r, c])
+        with T.serial(0, p.sk) as j, T.unroll(0, rows) as r, T.vectorized(0, width) as c:
+            T.buffer_store(acc, acc[r, c] + scores[r, j] * _at(v, p.seq_major[2], b, h, j, c0 + c),
+                           [r, c])
+        with T.unroll(0, rows) as r, T.vectorized(0, width) as c:
+            index = [b, i0 + r, h, c0 + c] if p.seq_major[3] else [b, h, i0 + r, c0 + c]
+            T.buffer_store(out, acc[r, c] * inverse[r], index)
+
+    _column_tiles(p.dv, width, value_block)
+
+
+def _masked(p: AttentionPlan, mask, score, b, h, i, j) -> tirx.PrimExpr:
+    """``score · scale`` with the mask applied (``-inf`` where a boolean mask is false)."""
+    value = score * tirx.const(p.scale, F32)
+    if p.mask == "none":
+        return value
+    mb, mh, mq, _ = p.mask_shape or (p.batch, p.heads, p.sq, p.sk)
+    zero = tirx.const(0, "int32")
+    keep = mask[b if mb > 1 else zero, h if mh > 1 else zero, i if mq > 1 else zero, j]
+    if p.mask == "bool":
+        return tirx.Select(keep, value, tirx.const(float("-inf"), F32))
+    return value + keep
+
+
+def _softmax_row(p: AttentionPlan, scores, inverse, r) -> None:
+    """Replace row ``r`` of ``scores`` by its exponentials (less the row max) and set
+    ``inverse[r]`` to one over their sum (0 for a fully masked row). Whole vectors go through
+    per-lane partial results folded in halves; the remainder is scalar, so no key counts twice."""
+    lanes = 1 << (min(p.lanes, p.sk).bit_length() - 1)  # a power of two, for the folding
+    full = p.sk // lanes
+    minus_inf = tirx.const(float("-inf"), F32)
+    partial = T.alloc_buffer((lanes,), F32, scope="local")
+    total = T.alloc_buffer((2,), F32, scope="local")  # the row max, then the sum
+
+    def reduce(combine, start, slot: int, step: Callable[[tirx.PrimExpr], tirx.PrimExpr]):
+        """``total[slot]`` = ``start`` combined with ``step(j)`` for every key ``j``."""
+        with T.vectorized(0, lanes) as lane:
+            T.buffer_store(partial, start, [lane])
+        with T.serial(0, full) as chunk, T.vectorized(0, lanes) as lane:
+            T.buffer_store(partial, combine(partial[lane], step(chunk * lanes + lane)), [lane])
+        half = lanes // 2
+        while half:
+            with T.vectorized(0, half) as lane:
+                T.buffer_store(partial, combine(partial[lane], partial[lane + half]), [lane])
+            half //= 2
+        T.buffer_store(total, partial[0], [slot])
+        with T.serial(full * lanes, p.sk) as j:
+            T.buffer_store(total, combine(total[slot], step(j)), [slot])
+
+    reduce(tirx.max, minus_inf, 0, lambda j: scores[r, j])
     # A fully masked row has peak -inf: subtract 0 instead, so every weight is exp(-inf) = 0.
-    peak = tirx.Select(stats[0] == minus_inf, tirx.const(0.0, f32), stats[0])
-    vector_loop(p.sk, p.lanes, lambda j: T.buffer_store(scores, tirx.exp(scores[j] - peak), [j]))
-    T.buffer_store(stats, tirx.const(0.0, f32), [1])
-    with T.serial(0, p.sk) as j:
-        T.buffer_store(stats, stats[1] + scores[j], [1])
-    vector_loop(p.dv, p.lanes, lambda c: T.buffer_store(acc, tirx.const(0.0, f32), [c]))
-    with T.serial(0, p.sk) as j:
-        vector_loop(p.dv, p.lanes, lambda c: T.buffer_store(acc, acc[c] + scores[j] * v[b, j, c],
-                                                            [c]))
-    inverse = tirx.Select(stats[1] > 0, tirx.const(1.0, f32) / stats[1], tirx.const(0.0, f32))
-    vector_loop(p.dv, p.lanes, lambda c: T.buffer_store(out, acc[c] * inverse, [b, i, c]))
+    peak = tirx.Select(total[0] == minus_inf, tirx.const(0.0, F32), total[0])
+    T.buffer_store(total, peak, [0])
+
+    def exponential(j: tirx.PrimExpr) -> tirx.PrimExpr:
+        weight = fast_exp(scores[r, j] - total[0])
+        T.buffer_store(scores, weight, [r, j])
+        return scores[r, j]
+
+    reduce(lambda a, b: a + b, tirx.const(0.0, F32), 1, exponential)
+    sum_ = total[1]
+    T.buffer_store(inverse, tirx.Select(sum_ > 0, tirx.const(1.0, F32) / sum_,
+                                        tirx.const(0.0, F32)), [r])

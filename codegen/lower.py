@@ -218,6 +218,8 @@ class _Lowerer:
     def _lower_op(self, op: Operation) -> None:
         if op.name == "sparsec.constant":
             return  # lowered where it is used (as a parameter, a packed weight, or inline)
+        if len(op.results) == 1 and op.result in self.values:
+            return  # already computed by a kernel that folded this op in (attention's permute)
         chain = self.fused.get(op)
         if chain is not None:
             if op is chain.tail:
@@ -477,19 +479,44 @@ def _attention(low: _Lowerer, op: Operation, q, k, v, mask=None) -> relax.Expr:
     out_shape = _static_shape(op.result.type, "attention result")
     batch_shape, (sq, dv) = out_shape[:-2], out_shape[-2:]
     sk, d = int(kt.shape[-2]), int(qt.shape[-1])
-    b = math.prod(batch_shape)
-    args = [low._batched(q, qt, batch_shape, (sq, d), b),
-            low._batched(k, kt, batch_shape, (sk, d), b),
-            low._batched(v, vt, batch_shape, (sk, dv), b)]
-    kind = "none"
+    heads_first = len(batch_shape) == 2
+    bh = tuple(batch_shape) if heads_first else (1, math.prod(batch_shape))
+    args, seq_major = [], []
+    for value, t, tail in zip(op.operands[:3], (qt, kt, vt), ((sq, d), (sk, d), (sk, dv)),
+                              strict=True):
+        folded = _unpermuted(value) if heads_first and tuple(t.shape) == (*bh, *tail) else None
+        seq_major.append(folded is not None)
+        args.append(low._get(folded) if folded is not None else low._reshape(
+            low._batched(low._get(value), t, batch_shape, tail, bh[1] * bh[0]), (*bh, *tail)))
+    kind, mask_shape = "none", None
     if mask is not None:
         mt = op.operands[3].type
         kind = "bool" if _dtype(mt) == "bool" else "additive"
-        args.append(low._batched(mask, mt, batch_shape, (sq, sk), b))
-    plan = AttentionPlan(b, sq, sk, d, dv, float(_prop(op, "scale")), kind,
-                         low.target.vector_lanes)
-    y = low._call(attention_func(plan), "attention", args, (b, sq, dv))
+        mask_shape = tuple(int(n) for n in mt.shape)
+        if not heads_first or len(mask_shape) != 4:  # else the kernel broadcasts it in place
+            mask_shape = (*bh, sq, sk)
+            mask = low._reshape(low._batched(mask, mt, batch_shape, (sq, sk), math.prod(bh)),
+                                mask_shape)
+        args.append(mask)
+    user = _sole_user(op.result)
+    fold_out = heads_first and user is not None and user.name == "sparsec.permute" and \
+        _ints(user, "perm") == [0, 2, 1, 3]
+    seq_major.append(fold_out)
+    plan = AttentionPlan(bh[0], bh[1], sq, sk, d, dv, float(_prop(op, "scale")), kind,
+                         low.target.vector_lanes, tuple(seq_major), mask_shape)
+    y_shape = (bh[0], sq, bh[1], dv) if fold_out else (*bh, sq, dv)
+    y = low._call(attention_func(plan), "attention", args, y_shape)
+    if fold_out:  # the permute is done: its value is the kernel's output as it is
+        low.values[user.result] = y
+        return relax.op.permute_dims(y, [0, 2, 1, 3])  # unused unless something else reads it
     return low._reshape(y, out_shape)
+
+
+def _unpermuted(value: Value) -> Value | None:
+    """``x`` when ``value`` is ``permute(x, [0, 2, 1, 3])`` (heads moved before the sequence)."""
+    if isinstance(value, BlockArgument) or value.definer.name != "sparsec.permute":
+        return None
+    return value.definer.operands[0] if _ints(value.definer, "perm") == [0, 2, 1, 3] else None
 
 
 @_lowers("sparsec.softmax")

@@ -218,3 +218,52 @@ def test_cumsum_and_dropout(make_module, check):
                 emit(S.Dropout, [x], {"p": FloatAttr(0.1), "train": BoolAttr(False)})]
 
     check(make_module([tensor((2, 9), i64), tensor((5, 3))], build), int_high=4)
+
+
+@pytest.mark.parametrize("seq, mask_rows", [(37, 1), (5, 5)])
+def test_attention_with_folded_head_permutes(seq, mask_rows, make_module, check):
+    """BERT's pattern: q/k/v are ``permute(reshape(x), [0, 2, 1, 3])`` and the output goes back
+    through the same permute; the kernel reads and writes ``[B, S, H, D]`` itself."""
+    heads, size = 3, 24
+
+    def split(emit, x):
+        x = emit(S.Reshape, [x], {"shape": i64_array([2, seq, heads, size // heads])})
+        return emit(S.Permute, [x], {"perm": i64_array([0, 2, 1, 3])})
+
+    def build(emit, q, k, v, keep):
+        y = emit(S.Attention, [split(emit, q), split(emit, k), split(emit, v), keep],
+                 {"scale": FloatAttr(0.35)})
+        y = emit(S.Permute, [y], {"perm": i64_array([0, 2, 1, 3])})
+        return emit(S.Reshape, [y], {"shape": i64_array([2, seq, size])})
+
+    types = [tensor((2, seq, size))] * 3 + [tensor((2, 1, mask_rows, seq), i1)]
+    rng = np.random.default_rng(7)
+    inputs = [rng.standard_normal(t.shape).astype(np.float32) * 3 for t in types[:3]]
+    keep = rng.random((2, 1, mask_rows, seq)) < 0.7
+    keep[1, 0, -1] = False  # a fully masked row (all rows, when the mask has one row)
+    built = check(make_module(types, build), [*inputs, keep], atol=1e-5)
+    assert "transpose" not in "".join(built.kernels)
+
+
+def test_fast_exp_is_accurate_to_float32():
+    from tvm.script.ir_builder import IRBuilder
+    from tvm.script.ir_builder import tirx as T
+
+    from sparsec.codegen.attention import fast_exp
+    from sparsec.codegen.kernel import CompiledKernel
+    from sparsec.codegen.target import parse_target
+
+    x = np.concatenate([-np.geomspace(1e-6, 87, 5000), [0.0, -88.0, -100.0, -np.inf]])
+    with IRBuilder() as builder, T.prim_func():
+        T.func_name("fast_exp")
+        a = T.arg("a", T.Buffer((x.size,), "float32"))
+        out = T.arg("out", T.Buffer((x.size,), "float32"))
+        with T.serial(0, x.size // 4) as i, T.vectorized(0, 4) as lane:
+            T.buffer_store(out, fast_exp(a[i * 4 + lane]), [i * 4 + lane])
+    kernel = CompiledKernel(builder.get(), "fast_exp", parse_target("llvm"))
+    tensors = kernel.tensors(x.astype(np.float32), np.zeros(x.size, np.float32))
+    kernel.run(*tensors)
+    got = tensors[1].numpy().astype(np.float64)
+    want = np.exp(x.astype(np.float32).astype(np.float64))
+    np.testing.assert_allclose(got[:-4], want[:-4], rtol=5e-7, atol=1e-37)
+    assert got[-3:].tolist() == [0.0, 0.0, 0.0]  # exp(-88) and below underflow to 0
