@@ -131,6 +131,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.sparsities = [float(s) for s in _items(args.sparsities)]
     except ValueError as err:
         parser.error(f"--sparsities: {err}")
+    if not args.shapes or not args.sparsities:
+        parser.error("--shapes and --sparsities need at least one value each")
     if any(not 0.0 <= s < 1.0 for s in args.sparsities):
         parser.error(f"--sparsities must lie in [0, 1), got {args.sparsities}")
     if min(args.layers, args.repeat, args.threads, args.seq_len) < 1:
@@ -259,12 +261,13 @@ def cost_model_choice(program, options) -> str:
     """What block-shape-selection picks without ``block_shape``: "32x1 x48, dense x24"."""
     from dataclasses import replace
 
-    from sparsec.compiler import build_passes, weight_decisions
+    from sparsec.compiler import build_passes, resolve_target, weight_decisions
     from sparsec.frontend import import_model
     from sparsec.passes import PassManager
 
     module = import_model(program)
-    PassManager(build_passes(replace(options, block_shape=""))).run(module)
+    cpu = resolve_target(options).mcpu  # 'auto' looks for this CPU's calibration
+    PassManager(build_passes(replace(options, block_shape=""), cpu)).run(module)
     counts = collections.Counter(d.block_shape for d in weight_decisions(module))
     return ", ".join(f"{shape} x{n}" for shape, n in sorted(counts.items(),
                                                              key=lambda kv: (-kv[1], kv[0])))
@@ -551,8 +554,10 @@ def markdown(model: str, info: dict, settings: dict, records: list[dict[str, str
     """The report as markdown: machine, settings, results, the paper's table, profiles."""
     versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
     load = ", ".join(f"{x:.2f}" for x in info["load_average"])
+    start = ", ".join(f"{x:.2f}" for x in info["load_average_start"])
     lines = [f"# End-to-end benchmark: {model}", "",
-             f"- machine: {info['cpu']}, {info['cores']} cores, load average {load} (at the end)",
+             f"- machine: {info['cpu']}, {info['cores']} cores",
+             f"- load average (1, 5, 15 min): {start} at the start, {load} at the end",
              f"- versions: {versions}", f"- date: {info['date']}",
              f"- settings: {json.dumps(settings)}", "", "## Results", "",
              _md_table(["variant", "block", "sparsity", "scope", "median ms", "spread",
@@ -588,6 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     progress_console = Console(stderr=True)
     args.out.mkdir(parents=True, exist_ok=True)
     configs = plan(args)
+    load_at_start = list(os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="sparsec-e2e-") as workdir:
         bench = Bench(args, Path(workdir))
         rows, profiles = run_all(bench, configs, progress_console)
@@ -595,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = {"layers": args.layers, "hidden": args.hidden, "seq_len": args.seq_len,
                 "batch": 1, "threads": args.threads, "repeat": args.repeat, "seed": args.seed,
                 "shapes": args.shapes, "sparsities": args.sparsities, "tolerance": TOLERANCE}
-    info = machine()
+    info = {**machine(), "load_average_start": load_at_start}
     write_csv(args.out / "e2e.csv", records)
     write_plot(args.out / "e2e.png", bench.name, records, profiles)
     report = {"model": bench.name, "machine": info, "settings": settings, "rows": records,
