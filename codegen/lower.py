@@ -30,6 +30,7 @@ from sparsec.codegen.bsr_linear import bsr_linear_func, plan_bsr_linear
 from sparsec.codegen.dense_linear import dense_linear_func, plan_dense_linear
 from sparsec.codegen.epilogue import Epilogue
 from sparsec.codegen.matmul import MatmulPlan, matmul_func
+from sparsec.codegen.normalization import LayerNormPlan, layer_norm_func
 from sparsec.codegen.scan import ScanPlan, cumsum_func
 from sparsec.codegen.schedule import mark_scheduled
 from sparsec.codegen.target import CpuTarget
@@ -530,6 +531,14 @@ def _layer_norm(low: _Lowerer, op: Operation, x, weight=None, bias=None) -> rela
     dtype = _dtype(op.result.type)
     weight = weight if weight is not None else relax.const(np.ones(normalized, dtype))
     bias = bias if bias is not None else relax.const(np.zeros(normalized, dtype))
+    shape = _static_shape(op.operands[0].type, "layer_norm input")
+    if len(normalized) == 1 and dtype == "float32":
+        plan = LayerNormPlan(math.prod(shape[:-1]), shape[-1], float(_prop(op, "epsilon")),
+                             low.target.vector_lanes)
+        rows = low._reshape(x, (plan.rows, plan.size))
+        y = low._call(layer_norm_func(plan), "layer_norm", [rows, weight, bias],
+                      (plan.rows, plan.size))
+        return low._reshape(y, shape)
     rank = op.operands[0].type.rank
     axes = list(range(rank - len(normalized), rank))
     return relax.op.nn.layer_norm(x, weight, bias, axes, epsilon=float(_prop(op, "epsilon")))

@@ -267,3 +267,18 @@ def test_fast_exp_is_accurate_to_float32():
     want = np.exp(x.astype(np.float32).astype(np.float64))
     np.testing.assert_allclose(got[:-4], want[:-4], rtol=5e-7, atol=1e-37)
     assert got[-3:].tolist() == [0.0, 0.0, 0.0]  # exp(-88) and below underflow to 0
+
+
+def test_layer_norm_kernel_with_a_partial_vector_and_a_large_mean(make_module, check):
+    """37 features (not a multiple of the vector width) around a mean of 100: the two-pass
+    variance keeps float32 precision where ``E[x²] - mean²`` would not."""
+    rng = np.random.default_rng(8)
+
+    def build(emit, x):
+        shifted = emit(S.Add, [x, emit.const(100.0)])
+        return emit(S.LayerNorm, [shifted, emit.weight("ln.weight", rng.standard_normal(37)),
+                                  emit.weight("ln.bias", rng.standard_normal(37))],
+                    {"normalized_shape": i64_array([37]), "epsilon": FloatAttr(1e-12)})
+
+    built = check(make_module([tensor((3, 5, 37))], build), atol=1e-4)
+    assert built.kernels.get("layer_norm") == 1
