@@ -12,6 +12,12 @@ x sparsity, the block shape forced to the pruned one; plus attention-only prunin
 32x1 blocks, as the paper did. Every compiled result is compared with PyTorch on the same
 weights first: a row whose max abs error exceeds 1e-3 fails (no time counts) and the run
 exits 1. Each time is the median of ``--repeat`` calls after warm-up, with its spread.
+PyTorch eager is timed again last; the faster of its two timings is the baseline.
+
+Run it on a quiet machine. On a loaded one, PyTorch's OpenMP pool (2 threads spinning at
+every op's barrier) can stall for milliseconds per op while ONNX Runtime and TVM keep their
+speed: the quick model took 300 ms in PyTorch instead of 1.2 ms at a load of 5 on 2 cores.
+``OMP_WAIT_POLICY=PASSIVE`` limits that (it is recorded in the report with the load average).
 
 Writes to ``--out`` (atomically): ``e2e.csv`` (one row per configuration), ``e2e.png``
 (speedup heatmap, and where the time goes per kernel kind for the dense and 32x1 variants),
@@ -55,7 +61,8 @@ SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95)
 TOLERANCE = 1e-3  # max abs error vs PyTorch above which a compiled row fails
 PAPER_SPARSITY = 0.9
 PROFILED_SHAPE = "32x1"  # profiled next to sparsec-dense (the paper's best block)
-VOCAB_SEED = 0
+# Environment variables that change how the runtimes' thread pools behave, kept in the report.
+THREAD_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "TVM_NUM_THREADS")
 
 # Variants, in table order.
 PYTORCH, PYTORCH_PRUNED, ORT = "pytorch-eager", "pytorch-eager-pruned", "onnxruntime"
@@ -544,8 +551,9 @@ def machine() -> dict[str, object]:
             versions[name] = __import__(name).__version__
         except ImportError:
             versions[name] = "not installed"
+    env = {name: os.environ.get(name, "") for name in THREAD_ENV}
     return {"cpu": cpu, "cores": os.cpu_count(), "load_average": list(os.getloadavg()),
-            "platform": platform.platform(), "versions": versions,
+            "platform": platform.platform(), "versions": versions, "environment": env,
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
 
 
@@ -559,6 +567,7 @@ def markdown(model: str, info: dict, settings: dict, records: list[dict[str, str
              f"- machine: {info['cpu']}, {info['cores']} cores",
              f"- load average (1, 5, 15 min): {start} at the start, {load} at the end",
              f"- versions: {versions}", f"- date: {info['date']}",
+             f"- thread environment: {json.dumps(info['environment'])}",
              f"- settings: {json.dumps(settings)}", "", "## Results", "",
              _md_table(["variant", "block", "sparsity", "scope", "median ms", "spread",
                         "vs PyTorch", "vs ORT", "vs sparsec-dense", "max abs err",
