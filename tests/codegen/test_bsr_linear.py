@@ -90,6 +90,29 @@ def test_family_follows_the_vector_width():
     assert plan_bsr_linear(128, 768, 768, (1, 1), avx512).token_tile % avx512.vector_lanes == 0
 
 
+@pytest.mark.parametrize("block", [(1, 1), (1, 4), (2, 1), (4, 4), (8, 8)], ids=str)
+def test_whole_and_partial_token_tiles_in_several_row_groups(block):
+    kern = kernel(block, 40, n=100)  # a partial token tile (after whole ones for R = 1)
+    plan = kern.plan
+    assert plan.m % plan.token_tile
+    assert plan.row_blocks % plan.group_rows and plan.row_blocks > plan.group_rows
+    for density in (0.05, 0.5):
+        check(kern, block_sparse(100, K, block, density, seed=13))
+
+
+@pytest.mark.parametrize("block", [(1, 1), (1, 32), (2, 2), (4, 1), (8, 8)], ids=str)
+def test_tokens_tile_fits_the_registers_and_groups_fill_whole_vectors(block):
+    avx512 = parse_target(TARGETS["host"])
+    if avx512.vector_lanes != 16:
+        pytest.skip("host has no AVX-512")
+    plan = plan_bsr_linear(128, 768, 768, block, avx512)
+    vectors = plan.token_tile // plan.lanes
+    assert plan.family == "tokens" and vectors >= 1
+    assert block[0] > 1 or vectors == 2  # one-row blocks: narrow panels stay in the caches
+    assert block[0] * vectors <= 24  # accumulators, out of 32 registers
+    assert plan.group_rows * block[0] == plan.lanes
+
+
 @pytest.mark.parametrize("block", [(32, 1), (2, 2)], ids=str)
 def test_gelu_and_residual_epilogue(block):
     epilogue = Epilogue(bias=True, gelu=True, residual=True)
