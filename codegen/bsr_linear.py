@@ -11,8 +11,10 @@ The loop nest is generated per block-shape family, against the target's vector w
 - ``rows`` (R ≥ L, e.g. 32x1, 16x1, 32x32): a block's R rows are the vector and ``X[m, k]`` is
   broadcast; the register tile is (tokens × R). Blocks are stored column-major (``[nnzb, C, R]``)
   so that every vector load is contiguous.
-- ``tokens`` (R < L, e.g. 1x1, 1x32, 4x4): X is first transposed into ``Xᵀ [K, M]`` (zero padded),
-  the tokens are the vector and a weight element is broadcast; the register tile is (R × tokens).
+- ``tokens`` (R < L, e.g. 1x1, 1x32, 4x4): X is first transposed into token panels
+  ``Xᵀ [M/T, K, T]`` (zero padded), the tokens are the vector and a weight element is broadcast;
+  the register tile is (R × T). Groups of block rows that fill whole output vectors sweep the
+  panels one at a time and transpose their small ``Yᵀ`` into ``y`` at the end.
 
 Both are parallel over block rows. Partial block rows (N % R) and partial token tiles get their
 own copy of the loop nest with static extents, so that the hot loops carry no bounds checks.
