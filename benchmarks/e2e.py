@@ -158,10 +158,8 @@ def plan(args: argparse.Namespace) -> list[Config]:
     configs = [Config(PYTORCH), Config(ORT), Config(SPARSEC_DENSE)]
     pruned = [Config(SPARSEC_BSR, shape, sparsity, "all")
               for shape in args.shapes for sparsity in args.sparsities]
-    if pruned:
-        first = pruned[0]
-        configs.append(Config(PYTORCH_PRUNED, first.block, first.sparsity, first.scope))
-    configs += pruned
+    first = pruned[0]  # PyTorch on one pruned model shows it runs as fast as on the dense one
+    configs += [Config(PYTORCH_PRUNED, first.block, first.sparsity, first.scope), *pruned]
     if not args.no_attention_only:
         configs.append(Config(SPARSEC_BSR, PROFILED_SHAPE, PAPER_SPARSITY, "attention"))
     return [*configs, Config(PYTORCH_END)]
@@ -376,7 +374,10 @@ def run_all(bench: Bench, configs: list[Config], console: Console
                 profiles[config.label] = profile_artifact(path, bench.inputs, bench.args.repeat)
             rows.append(row)
             if row.status.startswith("FAILED"):
-                console.print(f"[bold red]{config.label}: {row.status}[/]")
+                progress.console.print(f"[bold red]{config.label}: {row.status}[/]")
+            else:  # a log line per row: rich draws no live bar when stderr is not a terminal
+                progress.console.print(f"{config.label}: {row.timing or row.status}",
+                                       markup=False)
             progress.advance(task)
     add_speedups(rows)
     return rows, profiles

@@ -110,3 +110,41 @@ def test_plan_puts_baselines_first_and_times_pytorch_again_last():
     bsr = [(c.block, c.sparsity, c.scope) for c in configs if c.variant == "sparsec-bsr"]
     assert bsr == [("4x4", 0.5, "all"), ("4x4", 0.9, "all"), ("8x1", 0.5, "all"),
                    ("8x1", 0.9, "all"), ("32x1", 0.9, "attention")]
+
+
+@pytest.fixture(scope="module")
+def small_bench(tmp_path_factory):
+    """A 1-layer, hidden-64 bench (no compile happens in the tests that use it)."""
+    e2e = _e2e()
+    args = e2e.parse_args(["--layers", "1", "--hidden", "64", "--seq-len", "8",
+                           "--repeat", "1", "--shapes", "32x1", "--sparsities", "0.9"])
+    return e2e, e2e.Bench(args, tmp_path_factory.mktemp("bench"))
+
+
+def test_a_wrong_result_fails_its_row_and_is_not_timed(small_bench, monkeypatch):
+    e2e, bench = small_bench
+
+    def wrong_compile(bench, config, step):  # a compiled model whose outputs are off by 0.01
+        outputs = [out + 0.01 for out in bench.reference()]
+        return (lambda **inputs: outputs), None, "32x1 x6"
+
+    monkeypatch.setattr(e2e, "compile_config", wrong_compile)
+    row, path = e2e.run_config(bench, e2e.Config("sparsec-bsr", "32x1", 0.9, "all"),
+                               lambda stage: None)
+    assert row.status == "FAILED: max abs error 0.01 > 0.001"
+    assert row.timing is None and path is None
+    assert math.isclose(row.max_abs_error, 0.01, rel_tol=1e-3)
+    e2e.add_speedups([row])
+    assert row.speedups == {}
+
+
+def test_a_crash_fails_its_row_with_the_whole_message(small_bench, monkeypatch):
+    e2e, bench = small_bench
+
+    def broken_compile(bench, config, step):
+        raise RuntimeError("kernel\nlowering failed")
+
+    monkeypatch.setattr(e2e, "compile_config", broken_compile)
+    row, _ = e2e.run_config(bench, e2e.Config("sparsec-dense"), lambda stage: None)
+    assert row.status == "FAILED: RuntimeError: kernel lowering failed"
+    assert row.timing is None
