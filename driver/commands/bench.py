@@ -103,7 +103,7 @@ def bench_command(
         run_torch = torch_runner(_torch_module(compare_torch, checked), checked)
         try:
             expected = run_torch()
-        except (TypeError, RuntimeError, ValueError) as err:
+        except (TypeError, RuntimeError, ValueError, IndexError) as err:  # e.g. a smaller vocab
             raise UserError(f"--compare-torch: '{compare_torch}' does not run on the artifact's "
                             f"inputs ({str(err).strip().splitlines()[0]})") from None
         error = max_abs_error(expected, outputs)

@@ -91,3 +91,14 @@ def test_max_abs_error_checks_pairs():
         max_abs_error([a], [a, a])
     with pytest.raises(UserError, match="shapes differ"):
         max_abs_error([a], [a.T])
+
+
+def test_compare_torch_with_a_model_that_cannot_take_the_inputs(dense_artifact, tmp_path,
+                                                                 torch_quiet):
+    import transformers
+
+    config = transformers.BertConfig(num_hidden_layers=1, hidden_size=64, num_attention_heads=4,
+                                     intermediate_size=128, vocab_size=20)
+    transformers.BertModel(config).eval().save_pretrained(tmp_path / "small-vocab")
+    line = error_line(bench(dense_artifact, "--compare-torch", tmp_path / "small-vocab"))
+    assert "does not run on the artifact's inputs" in line
