@@ -26,21 +26,26 @@ import numpy as np
 import typer
 from rich.console import Console
 
-from sparsec.commands.import_model import (
-    AllowPickleOption,
-    BatchOption,
-    ModelArgument,
-    SeqLenOption,
-    import_with_status,
-)
+from sparsec.commands.import_model import import_with_status
 from sparsec.errors import UserError, reported_errors
 from sparsec.ir.bsr import block_mask, parse_block_shape
 from sparsec.ir.core import Operation
+from sparsec.options import (
+    DEFAULT_BLOCK_SHAPES_TEXT,
+    AllowPickleOption,
+    BatchOption,
+    BlockShapeOption,
+    BlockShapesOption,
+    CostModelOption,
+    DenseAboveOption,
+    LayerOption,
+    ModelArgument,
+    SeqLenOption,
+)
 from sparsec.passes import PassError, PassFailure, PassManager
 from sparsec.passes.block_shape_selection import DECISION_ATTR, DENSE, BlockShapeSelection
 from sparsec.passes.cost_model import CostModel, load_cost_model
 from sparsec.passes.sparsity_analysis import (
-    DEFAULT_BLOCK_SHAPES,
     SPARSITY_ATTR,
     SparsityAnalysis,
     linears,
@@ -278,24 +283,11 @@ def _passes(block_shapes: str, force: str, layer: list[str], dense_above: float,
 
 def analyze_command(
     model: ModelArgument,
-    block_shapes: Annotated[
-        str, typer.Option("--block-shapes", help="Candidate block shapes RxC, comma-separated.")
-    ] = ",".join(DEFAULT_BLOCK_SHAPES),
-    force: Annotated[
-        str, typer.Option("--block-shape", help="One choice for every weight: RxC or 'dense'.")
-    ] = "",
-    layer: Annotated[
-        list[str] | None,
-        typer.Option("--layer", help="GLOB=RxC or GLOB=dense for matching weight names "
-                                     "(repeatable; first match wins, before --block-shape)."),
-    ] = None,
-    dense_above: Annotated[
-        float, typer.Option("--dense-above", help="Weights denser than this stay dense.")
-    ] = 0.5,
-    cost_model: Annotated[
-        str, typer.Option("--cost-model", help="analytic, auto (this CPU's cached calibration "
-                                               "if any) or a JSON file.")
-    ] = "auto",
+    block_shapes: BlockShapesOption = DEFAULT_BLOCK_SHAPES_TEXT,
+    force: BlockShapeOption = "",
+    layer: LayerOption = None,
+    dense_above: DenseAboveOption = 0.5,
+    cost_model: CostModelOption = "auto",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print machine-readable JSON instead of the table.")
     ] = False,

@@ -23,14 +23,18 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from sparsec.artifact import Manifest
-from sparsec.commands.import_model import (
-    STAGES,
+from sparsec.commands.import_model import STAGES
+from sparsec.errors import reported_errors
+from sparsec.options import (
     AllowPickleOption,
     BatchOption,
+    BlockShapeOption,
+    CostModelOption,
+    DenseAboveOption,
+    LayerOption,
     ModelArgument,
     SeqLenOption,
 )
-from sparsec.errors import reported_errors
 from sparsec.passes import PassFailure
 from sparsec.report import percent, speedup_text, table
 
@@ -136,24 +140,13 @@ def compile_command(
         str | None, typer.Option("--dump-ir", help="Write the IR after import and after every "
                                                    "pass into this folder (NN-pass.mlir).")
     ] = None,
-    block_shape: Annotated[
-        str, typer.Option("--block-shape", help="One choice for every weight: RxC or 'dense'.")
-    ] = "",
-    layer: Annotated[
-        list[str] | None,
-        typer.Option("--layer", help="GLOB=RxC or GLOB=dense for matching weight names "
-                                     "(repeatable; first match wins, before --block-shape)."),
-    ] = None,
-    dense_above: Annotated[
-        float, typer.Option("--dense-above", help="Weights denser than this stay dense.")
-    ] = 0.5,
+    block_shape: BlockShapeOption = "",
+    layer: LayerOption = None,
+    dense_above: DenseAboveOption = 0.5,
     no_sparsity: Annotated[
         bool, typer.Option("--no-sparsity", help="Keep every weight dense (TVM without BSR).")
     ] = False,
-    cost_model: Annotated[
-        str, typer.Option("--cost-model", help="analytic, auto (this CPU's cached calibration "
-                                               "if any) or a JSON file.")
-    ] = "auto",
+    cost_model: CostModelOption = "auto",
     elide_resources: Annotated[
         bool, typer.Option("--elide-resources/--keep-resources",
                            help="Elide the weights in --dump-ir files (--keep-resources writes "

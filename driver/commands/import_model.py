@@ -21,23 +21,13 @@ from rich.status import Status
 from sparsec.commands.opt import write_atomically
 from sparsec.errors import reported_errors
 from sparsec.ir.core import Operation
+from sparsec.options import AllowPickleOption, BatchOption, ModelArgument, SeqLenOption
 
 STAGES = {
     "loading": "Loading the model",
     "tracing": "Tracing with torch.export",
     "translating": "Translating ATen to sparsec",
 }
-
-
-# The model options, shared by every command that imports a model.
-ModelArgument = Annotated[str, typer.Argument(help="torch.export archive, Hugging Face model "
-                                                   "directory, or (with --allow-pickle) "
-                                                   "torch.save file.")]
-BatchOption = Annotated[int, typer.Option("--batch", help="Batch size to trace with.")]
-SeqLenOption = Annotated[int, typer.Option("--seq-len", help="Sequence length to trace with.")]
-AllowPickleOption = Annotated[
-    bool, typer.Option("--allow-pickle", help="Allow a pickled nn.Module (runs its code!).")
-]
 
 
 def import_with_status(model: str, status: Status, *, batch: int, seq_len: int,

@@ -1,0 +1,40 @@
+"""Command-line option types shared by the commands, so each reads the same everywhere."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from sparsec.passes.sparsity_analysis import DEFAULT_BLOCK_SHAPES
+
+# The model options of every command that imports a model.
+ModelArgument = Annotated[str, typer.Argument(help="torch.export archive, Hugging Face model "
+                                                   "directory, or (with --allow-pickle) "
+                                                   "torch.save file.")]
+BatchOption = Annotated[int, typer.Option("--batch", help="Batch size to trace with.")]
+SeqLenOption = Annotated[int, typer.Option("--seq-len", help="Sequence length to trace with.")]
+AllowPickleOption = Annotated[
+    bool, typer.Option("--allow-pickle", help="Allow a pickled nn.Module (runs its code!).")
+]
+
+# The block-shape choices of `analyze` and `compile`.
+DEFAULT_BLOCK_SHAPES_TEXT = ",".join(DEFAULT_BLOCK_SHAPES)
+BlockShapesOption = Annotated[
+    str, typer.Option("--block-shapes", help="Candidate block shapes RxC, comma-separated.")
+]
+BlockShapeOption = Annotated[
+    str, typer.Option("--block-shape", help="One choice for every weight: RxC or 'dense'.")
+]
+LayerOption = Annotated[
+    list[str] | None,
+    typer.Option("--layer", help="GLOB=RxC or GLOB=dense for matching weight names "
+                                 "(repeatable; first match wins, before --block-shape)."),
+]
+DenseAboveOption = Annotated[
+    float, typer.Option("--dense-above", help="Weights denser than this stay dense.")
+]
+CostModelOption = Annotated[
+    str, typer.Option("--cost-model", help="analytic, auto (this CPU's cached calibration "
+                                           "if any) or a JSON file.")
+]
