@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from sparsec.commands.run import read_inputs
+from sparsec.commands.run import check_counts, load_with_inputs, read_inputs
 from sparsec.errors import UserError, reported_errors
 
 
@@ -76,18 +76,12 @@ def bench_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs.")] = 0,
 ) -> None:
     """Time a compiled model (median and spread over repeats), optionally against PyTorch."""
-    from sparsec.runtime import InputError, load, random_inputs
+    from sparsec.runtime import InputError
     from sparsec.timing import measure
 
     with reported_errors(InputError):
-        if repeat < 1:
-            raise UserError(f"--repeat must be at least 1, got {repeat}")
-        if threads is not None and threads < 1:
-            raise UserError(f"--threads must be at least 1, got {threads}")
-        given = read_inputs([], inputs)
-        model = load(artifact, threads=threads)
-        arrays = {**random_inputs([i for i in model.inputs if i.name not in given], seed),
-                  **given}
+        check_counts(repeat, threads)
+        model, arrays = load_with_inputs(artifact, threads, read_inputs([], inputs), seed)
         checked = dict(zip([i.name for i in model.inputs], model.check_inputs((), arrays),
                            strict=True))
         outputs = model(**checked)

@@ -14,12 +14,15 @@ from __future__ import annotations
 import time
 import zipfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
 
 from sparsec.errors import UserError, reported_errors
+
+if TYPE_CHECKING:
+    from sparsec.runtime import CompiledModel
 
 SHOWN_VALUES = 6  # first values printed per output
 
@@ -59,6 +62,25 @@ def read_inputs(pairs: list[str], archive: str | None) -> dict[str, np.ndarray]:
     return arrays
 
 
+def check_counts(repeat: int, threads: int | None) -> None:
+    """``--repeat`` and ``--threads`` must be positive."""
+    if repeat < 1:
+        raise UserError(f"--repeat must be at least 1, got {repeat}")
+    if threads is not None and threads < 1:
+        raise UserError(f"--threads must be at least 1, got {threads}")
+
+
+def load_with_inputs(artifact: str, threads: int | None, given: dict[str, np.ndarray],
+                     seed: int) -> tuple[CompiledModel, dict[str, np.ndarray]]:
+    """The loaded model and its inputs: ``given`` ones, random valid ones for the rest."""
+    from sparsec.runtime import load, random_inputs
+
+    model = load(artifact, threads=threads)
+    # Unknown names in ``given`` reach the model, which names them in its InputError.
+    missing = [info for info in model.inputs if info.name not in given]
+    return model, {**random_inputs(missing, seed), **given}
+
+
 def _preview(array: np.ndarray) -> str:
     flat = array.reshape(-1)[:SHOWN_VALUES]
     values = ", ".join(f"{v:.6g}" if array.dtype.kind == "f" else str(v) for v in flat)
@@ -94,20 +116,14 @@ def run_command(
     ] = None,
 ) -> None:
     """Run a compiled model on given or random valid inputs."""
-    from sparsec.runtime import InputError, load, random_inputs
+    from sparsec.runtime import InputError
 
     with reported_errors(InputError):
-        if repeat < 1:
-            raise UserError(f"--repeat must be at least 1, got {repeat}")
-        if threads is not None and threads < 1:
-            raise UserError(f"--threads must be at least 1, got {threads}")
+        check_counts(repeat, threads)
         if output is not None and not Path(output).absolute().parent.is_dir():
             raise UserError(f"--output: folder '{Path(output).absolute().parent}' does not exist")
         given = read_inputs(input_ or [], inputs)
-        model = load(artifact, threads=threads)
-        # Unknown names in ``given`` reach the model, which names them in its InputError.
-        arrays = {**random_inputs([i for i in model.inputs if i.name not in given], seed),
-                  **given}
+        model, arrays = load_with_inputs(artifact, threads, given, seed)
         for info in model.inputs:
             source = "given" if info.name in given else f"generated (seed {seed})"
             print(f"input  {info.name}: {info.describe()} {source}")
