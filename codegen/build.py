@@ -15,6 +15,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tvm
@@ -24,6 +25,9 @@ from sparsec.codegen.lower import LoweringError, TensorSpec, lower
 from sparsec.codegen.schedule import UnscheduledError, check_scheduled, schedule_module
 from sparsec.codegen.target import CpuTarget
 from sparsec.ir.core import Operation
+
+if TYPE_CHECKING:
+    from sparsec.codegen.tune import TuneOptions, TuneReport
 
 __all__ = ["Built", "LoweringError", "TensorSpec", "UnscheduledError", "build_module",
            "run_built", "schedule_relax"]
@@ -39,25 +43,32 @@ class Built:
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
     kernels: dict[str, int]  # kernel family -> distinct PrimFuncs
+    tuning: TuneReport | None = None  # set when built with ``tune``
 
 
 def build_module(module: Operation, target: CpuTarget, *,
-                 progress: Callable[[str], None] | None = None) -> Built:
-    """Lower, schedule and compile the ``forward`` function of ``module`` for ``target``."""
+                 progress: Callable[[str], None] | None = None,
+                 tune: TuneOptions | None = None) -> Built:
+    """Lower, schedule and compile the ``forward`` function of ``module`` for ``target``;
+    with ``tune``, meta_schedule tunes the generically scheduled kernels (``tune.py``)."""
     step = progress or (lambda stage: None)
     step("lowering")
     lowered = lower(module, target)
     step("scheduling")
-    mod = schedule_relax(lowered.module, target)
+    reports: list[TuneReport] = []
+    mod = schedule_relax(lowered.module, target, tune, step, reports.append)
     step("compiling")
     executable = tvm.compile(mod, target.tvm_target(), relax_pipeline=_lowering_passes())
     return Built(executable, lowered.param_names, lowered.params, lowered.inputs,
-                 lowered.outputs, kernel_families(mod))
+                 lowered.outputs, kernel_families(mod), reports[0] if reports else None)
 
 
-def schedule_relax(mod: tvm.IRModule, target: CpuTarget) -> tvm.IRModule:
-    """Legalize and fuse the Relax ops, share identical kernels, schedule every PrimFunc and
-    check that none is left unscheduled."""
+def schedule_relax(mod: tvm.IRModule, target: CpuTarget, tune: TuneOptions | None = None,
+                   progress: Callable[[str], None] | None = None,
+                   report: Callable[[TuneReport], None] | None = None) -> tvm.IRModule:
+    """Legalize and fuse the Relax ops, share identical kernels, tune (with ``tune``: the
+    ``TuneReport`` goes to ``report``), schedule every PrimFunc and check that none is left
+    unscheduled."""
     mod = tvm.transform.Sequential([
         relax.transform.LegalizeOps(),
         relax.transform.AnnotateTIROpPattern(),
@@ -67,6 +78,11 @@ def schedule_relax(mod: tvm.IRModule, target: CpuTarget) -> tvm.IRModule:
         relax.transform.RewriteDataflowReshape(),  # before scheduling hides the reshape pattern
         relax.transform.DeadCodeElimination(),
     ])(mod)
+    if tune is not None:
+        from sparsec.codegen.tune import tune_module  # meta_schedule only when asked for
+
+        mod, tuning = tune_module(mod, target, tune, progress)
+        (report or (lambda _: None))(tuning)
     mod = schedule_module(mod, target.vector_lanes)
     check_scheduled(mod)
     return mod

@@ -48,11 +48,16 @@ def _is_scheduled(func: tirx.PrimFunc) -> bool:
 
 def schedule_func(func: tirx.PrimFunc, lanes: int) -> tirx.PrimFunc:
     """Inline producers, then parallelize and vectorize each block of ``func``."""
+    return generic_schedule(func, lanes).mod["main"].with_attr(SCHEDULED, True)
+
+
+def generic_schedule(func: tirx.PrimFunc, lanes: int) -> Schedule:
+    """The traced schedule behind ``schedule_func`` (tuning replays its trace)."""
     sch = Schedule(func)
     _inline_producers(sch)
     for block in sch.get_child_blocks(sch.get_sblock("root")):
         _schedule_block(sch, block, lanes)
-    return sch.mod["main"].with_attr(SCHEDULED, True)
+    return sch
 
 
 def _inline_producers(sch: Schedule) -> None:
