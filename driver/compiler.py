@@ -48,6 +48,7 @@ from sparsec.passes.sparsity_analysis import DEFAULT_BLOCK_SHAPES, SPARSITY_ATTR
 if TYPE_CHECKING:
     from sparsec.codegen.build import Built
     from sparsec.codegen.target import CpuTarget
+    from sparsec.codegen.tune import TuneOptions
 
 Progress = Callable[[str], None]
 
@@ -75,6 +76,8 @@ class CompileOptions:
     allow_pickle: bool = False
     dump_ir: str | None = None  # folder for NN-pass.mlir dumps
     elide_resources: bool = True  # in the dumps
+    tune_trials: int = 0  # > 0: meta_schedule trials per generic kernel (codegen/tune.py)
+    tune_db: str | None = None  # tuning database folder; default ~/.cache/sparsec/tuning/<cpu>
 
     def target_text(self) -> str:
         """The target as the user spelled it, separate arguments included."""
@@ -153,6 +156,7 @@ def compile_model(source: Any, example_inputs: Any = None, options: CompileOptio
     target = resolve_target(options)
     passes = build_passes(options, target.mcpu)
     dump_dir = _dump_folder(options.dump_ir)
+    tune = _tune_options(options, target)
 
     from sparsec.codegen.build import build_module
     from sparsec.frontend import import_model
@@ -167,9 +171,20 @@ def compile_model(source: Any, example_inputs: Any = None, options: CompileOptio
         if dump_dir is not None:
             _dump(dump_dir / f"{index:02d}-{pass_.name}.mlir", module, options.elide_resources)
     weights = weight_decisions(module)
-    built = build_module(module, target, progress=step)
+    built = build_module(module, target, progress=step, tune=tune)
     return Compilation(built, target, options, format_pipeline(passes), weights,
                        _model_name(source))
+
+
+def _tune_options(options: CompileOptions, target: CpuTarget) -> TuneOptions | None:
+    """The tuning options, checked (trial count, writable database) before the import."""
+    if not options.tune_trials and options.tune_db is None:
+        return None
+    from sparsec.codegen.tune import TuneOptions, open_database_folder
+
+    tune = TuneOptions(options.tune_trials, options.tune_db)
+    open_database_folder(tune, target)
+    return tune
 
 
 def _dump_folder(path: str | None) -> Path | None:

@@ -5,6 +5,7 @@
     sparsec compile model.pt2 --block-shape 32x1 --layer '*.attention.*=dense'
     sparsec compile model.pt2 --no-sparsity -o dense.sparsec      # the "TVM without BSR" baseline
     sparsec compile model.pt2 --dump-ir ir/                         # ir/00-import.mlir, 01-...
+    sparsec compile model.pt2 --tune 64 --tune-db tuning/           # meta_schedule, cached
 
 Shows each stage while it runs, then one row per linear weight (shape, density, chosen block
 shape, predicted speedup) and a summary line. The artifact is written atomically: a failure
@@ -152,6 +153,16 @@ def compile_command(
                            help="Elide the weights in --dump-ir files (--keep-resources writes "
                                 "complete IR that 'sparsec opt' can reload).")
     ] = True,
+    tune: Annotated[
+        int, typer.Option("--tune", metavar="TRIALS",
+                          help="Tune the generic kernels with TVM meta_schedule, TRIALS "
+                               "candidates each (slow; results are cached in --tune-db).")
+    ] = 0,
+    tune_db: Annotated[
+        str | None, typer.Option("--tune-db", metavar="FILE",
+                                 help="Tuning database folder, reused across runs (default "
+                                      "~/.cache/sparsec/tuning/<cpu>).")
+    ] = None,
     batch: BatchOption = 1,
     seq_len: SeqLenOption = 128,
     allow_pickle: AllowPickleOption = False,
@@ -171,7 +182,7 @@ def compile_command(
             block_shape=block_shape, layers=tuple(layer or ()), dense_above=dense_above,
             cost_model=cost_model, batch=batch,
             seq_len=seq_len, allow_pickle=allow_pickle, dump_ir=dump_ir,
-            elide_resources=elide_resources)
+            elide_resources=elide_resources, tune_trials=tune, tune_db=tune_db)
         out = output or str(default_output(model))
         check_output(out)
         start = time.perf_counter()
@@ -179,6 +190,8 @@ def compile_command(
             compilation = compile_model(model, options=options, progress=display)
             manifest = write_artifact(compilation, out, progress=display)
         console = Console() if sys.stdout.isatty() else Console(width=200)
+        if compilation.built.tuning is not None:
+            console.print(compilation.built.tuning.summary(), markup=False, soft_wrap=True)
         print_decisions(console, manifest, out, time.perf_counter() - start)
 
 
