@@ -154,7 +154,8 @@ def tune_module(mod: tvm.IRModule, target: CpuTarget, options: TuneOptions,
             step(f"tuning kernel {index}/{len(kernels)}: {gv.name_hint}")
             tuner.tune(workload, gv.name_hint)
         best = tuner.database.query_schedule(workload, tuner.target, "main")
-        mod[gv] = best.mod["main"].with_attr(SCHEDULED, True)
+        if best is not None:  # else no candidate ran: the generic schedule is applied later
+            mod[gv] = best.mod["main"].with_attr(SCHEDULED, True)
         generic, fastest = tuner.timings(workload)
         timings.append(KernelTiming(gv.name_hint, generic, fastest, tuned_now))
     return mod, TuneReport(str(folder), options.trials, tuple(timings))
@@ -202,7 +203,7 @@ class _Tuner:
         generic_trace = str(generic_schedule(workload["main"], self.cpu.vector_lanes).trace)
         records = self.database.get_top_k(self.database.commit_workload(workload), 1 << 20)
         times = [(str(r.trace) == generic_trace, _mean(r.run_secs)) for r in records]
-        best = min(seconds for _, seconds in times)
+        best = min((seconds for _, seconds in times), default=float("inf"))
         generic = next((seconds for is_generic, seconds in times if is_generic), best)
         return generic, best
 
