@@ -20,18 +20,22 @@ the records without a single trial. To search longer, use a fresh ``--tune-db``.
 
 from __future__ import annotations
 
+import functools
+import importlib
 import importlib.util
 import statistics
 import subprocess
 import sys
 import tempfile
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import tvm
-from tvm import tirx
+from tvm import s_tir, tirx
 from tvm.s_tir import meta_schedule as ms
+from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
 
 from sparsec.codegen.schedule import SCHEDULED, _is_scheduled, _work, generic_schedule
 from sparsec.codegen.target import CpuTarget
@@ -113,6 +117,7 @@ def open_database_folder(options: TuneOptions, target: CpuTarget) -> Path:
     return folder
 
 
+@functools.cache  # the probe starts a Python process: once per process is enough
 def check_tuning_support() -> None:
     """Refuse, in one line, an install where meta_schedule would fail or crash."""
     missing = [name for name in ("psutil", "cloudpickle") if importlib.util.find_spec(name) is None]
@@ -148,14 +153,15 @@ def tune_module(mod: tvm.IRModule, target: CpuTarget, options: TuneOptions,
     kernels = tunable_kernels(mod)
     timings = []
     for index, (gv, func) in enumerate(kernels, start=1):
-        workload = tvm.IRModule({"main": func})
+        # A standalone build exports only functions with a global symbol (Relax adds its own later).
+        workload = tvm.IRModule({"main": func.with_attr("global_symbol", "main")})
         tuned_now = not tuner.known(workload)
         if tuned_now:
             step(f"tuning kernel {index}/{len(kernels)}: {gv.name_hint}")
             tuner.tune(workload, gv.name_hint)
         best = tuner.database.query_schedule(workload, tuner.target, "main")
         if best is not None:  # else no candidate ran: the generic schedule is applied later
-            mod[gv] = best.mod["main"].with_attr(SCHEDULED, True)
+            mod[gv] = best.mod["main"].without_attr("global_symbol").with_attr(SCHEDULED, True)
         generic, fastest = tuner.timings(workload)
         timings.append(KernelTiming(gv.name_hint, generic, fastest, tuned_now))
     return mod, TuneReport(str(folder), options.trials, tuple(timings))
@@ -170,6 +176,7 @@ class _Tuner:
         self.folder = folder
         # meta_schedule sizes its thread-level search from "num-cores".
         self.target = tvm.target.Target({**target.as_dict(), "num-cores": target.num_threads})
+        _register_cpu_tensor_intrinsics(target.mtriple)
         self.database = ms.database.JSONDatabase(work_dir=str(folder),
                                                  module_equality="structural")
         self._pools: tuple[ms.Builder, ms.Runner] | None = None
@@ -219,9 +226,38 @@ class _Tuner:
     def _builder_runner(self) -> tuple[ms.Builder, ms.Runner]:
         if self._pools is None:
             self._pools = (ms.builder.LocalBuilder(max_workers=self.cpu.num_threads,
-                                                   timeout_sec=BUILD_TIMEOUT),
+                                                   timeout_sec=BUILD_TIMEOUT,
+                                                   f_build=_build_candidate),
                            ms.runner.LocalRunner())
         return self._pools
+
+
+# The tensor intrinsics a CPU schedule may use, by the target triple's architecture.
+_CPU_INTRINSICS = {"x86_64": "x86", "i686": "x86", "aarch64": "arm_cpu", "arm": "arm_cpu",
+                   "riscv": "riscv_cpu"}
+
+
+def _register_cpu_tensor_intrinsics(mtriple: str) -> None:
+    """Register only this CPU's tensor intrinsics. meta_schedule imports the whole
+    ``tvm.s_tir.tensor_intrin`` package, which registers every target's (CUDA's alone takes
+    16 s, 24 s in all): a lighter package module standing in for it makes that import instant."""
+    name = "tvm.s_tir.tensor_intrin"
+    if name not in sys.modules:
+        package = types.ModuleType(name, "This CPU's tensor intrinsics only (sparsec tune.py).")
+        package.__path__ = [str(Path(s_tir.__file__).parent / "tensor_intrin")]
+        sys.modules[name] = package
+    arch = mtriple.split("-", 1)[0]
+    family = next((family for prefix, family in _CPU_INTRINSICS.items()
+                   if arch.startswith(prefix)), None)
+    if family is not None:
+        importlib.import_module(f"{name}.{family}")
+
+
+def _build_candidate(mod: tvm.IRModule, target: tvm.target.Target, _params: object) -> object:
+    """meta_schedule's default build, without its import of every target's tensor intrinsics
+    (24 s in each fresh builder process): a schedule has already inlined the ones it uses."""
+    mod = RemoveWeightLayoutRewriteBlock(skip_tensor_rewrite=True)(mod)
+    return tvm.tirx.build(mod, target=target)
 
 
 def _cost_model(threads: int) -> ms.CostModel:

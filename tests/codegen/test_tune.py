@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 from pathlib import Path
 
@@ -76,7 +77,10 @@ def test_tuned_build_is_correct_and_the_database_is_reused(make_module, target, 
     assert [s for s in stages if s.startswith("tuning kernel")] == [
         f"tuning kernel {i}/{len(report.kernels)}: {k.name}"
         for i, k in enumerate(report.kernels, start=1)]
-    # The generic schedule competes, so the best is never slower than it (as measured).
+    # Every kernel was measured (a failed build or run would leave an infinite time) ...
+    assert all(math.isfinite(k.best_seconds) and math.isfinite(k.generic_seconds)
+               for k in report.kernels)
+    # ... and the generic schedule competes, so the best is never slower than it.
     assert all(k.best_seconds <= k.generic_seconds for k in report.kernels)
     records = _records(tmp_path / "db")
     assert records > len(report.kernels)  # one generic record per kernel, plus the trials
