@@ -80,6 +80,9 @@ def test_cli_options_reach_the_compiler(resolved, tmp_path, monkeypatch):
     (["--layer", "nonsense"], "bad sparsity option: layers entry 'nonsense' is not GLOB=RxC"),
     (["--cost-model", "missing.json"],
      "bad sparsity option: cost model file 'missing.json' does not exist"),
+    (["--tune", "-1"], "--tune: TRIALS must be a positive integer, got -1"),
+    (["--tune", "2", "--tune-db", "model.pt2"],
+     "--tune-db: cannot write the tuning database 'model.pt2'"),
 ])
 def test_bad_options_are_one_line_errors_before_the_import(tmp_path, monkeypatch, args,
                                                            message):
