@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sparsec.codegen.target import TargetError, host_cpu, parse_target
+from sparsec.codegen.target import TargetError, host_cpu, host_cpu_flags, parse_target
 from sparsec.errors import UserError
 
 
@@ -66,3 +66,51 @@ def test_bad_targets_are_one_line_user_errors(spec, mcpu, message):
     assert isinstance(info.value, UserError)
     assert "\n" not in str(info.value)
     assert str(info.value).startswith("target: ")
+
+
+@pytest.mark.parametrize(("spec", "present", "absent"), [
+    ("llvm -mcpu=skylake-avx512", {"avx512f", "avx512bw", "avx2", "fma"}, {"amx-tile"}),
+    ("llvm -mcpu=znver3", {"avx2", "fma", "avx"}, {"avx512f"}),
+    ("llvm -mcpu=haswell", {"avx2", "fma"}, {"avx512f"}),
+    ("llvm -mcpu=x86-64", {"sse2"}, {"avx", "avx2", "fma"}),
+    ("llvm -mcpu=skylake-avx512 -mattr=-avx512f", {"avx2"}, {"avx512f"}),
+    ("llvm -mcpu=znver3 -mattr=+amx-tile", {"amx-tile", "avx2"}, {"avx512f"}),
+])
+def test_isa_features_follow_cpu_and_mattr(spec, present, absent):
+    features = set(parse_target(spec).isa_features())
+    assert present <= features
+    assert not absent & features
+    assert "64bit" not in features  # tuning and mode flags are not instruction sets
+
+
+def test_missing_features_are_checked_against_the_host_flags(monkeypatch):
+    from sparsec.codegen import target as target_module
+
+    avx2_host = frozenset({"sse", "sse2", "pni", "ssse3", "sse4_1", "sse4_2", "avx", "avx2",
+                           "fma", "f16c", "bmi1", "bmi2", "abm", "movbe", "popcnt"})
+    monkeypatch.setattr(target_module, "host_cpu_flags", lambda: avx2_host)
+    avx512 = parse_target("llvm -mcpu=skylake-avx512")
+    assert target_module.missing_host_features(avx512.isa_features()) == [
+        "avx512bw", "avx512cd", "avx512dq", "avx512f", "avx512vl"]
+    assert not avx512.runs_on_host()
+    assert parse_target("llvm -mcpu=haswell").runs_on_host()
+    with pytest.raises(TargetError, match=r"^this artifact needs CPU features this machine lacks: "
+                                          r"avx512bw, .*avx512vl \(this CPU is .*--target llvm"):
+        avx512.check_runs_on_host("this artifact")
+
+
+def test_the_host_runs_its_own_code_and_not_amx():
+    assert parse_target("llvm").runs_on_host()
+    amx = parse_target("llvm -mcpu=x86-64 -mattr=+amx-tile")
+    if "amx_tile" not in host_cpu_flags():
+        assert not amx.runs_on_host()
+
+
+@pytest.mark.parametrize(("spec", "text"), [
+    ("llvm -mcpu=skylake-avx512", "skylake-avx512 (AVX-512, 16 float lanes)"),
+    ("llvm -mcpu=znver3", "znver3 (AVX2, 8 float lanes)"),
+    ("llvm -mcpu=sandybridge", "sandybridge (AVX, 8 float lanes)"),
+    ("llvm -mcpu=x86-64", "x86-64 (SSE, 4 float lanes)"),
+])
+def test_describe_names_cpu_and_isa(spec, text):
+    assert parse_target(spec).describe() == text
