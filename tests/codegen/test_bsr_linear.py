@@ -21,7 +21,17 @@ N, K = 50, 70  # neither is a whole number of blocks for most shapes
 DENSITIES = (0.0, 0.05, 0.3, 1.0)
 TOKENS = (1, 7, 128)
 BIAS = Epilogue()
-TARGETS = {"host": "llvm", "avx2": "llvm -mcpu=haswell", "sse": "llvm -mcpu=x86-64"}
+# Planning tests name their target; tests that execute a kernel run the host and every named
+# target the host can execute (an AVX-512 plan still compiles and plans on an AVX2-only host).
+TARGETS = {"host": "llvm", "avx512": "llvm -mcpu=skylake-avx512", "znver3": "llvm -mcpu=znver3",
+           "avx2": "llvm -mcpu=haswell", "sse": "llvm -mcpu=x86-64"}
+
+
+def runnable(name: str) -> str:
+    """``name``, or a skip when the host cannot execute code for that target."""
+    if not parse_target(TARGETS[name]).runs_on_host():
+        pytest.skip(f"this host cannot run {TARGETS[name]!r} code")
+    return name
 
 
 @functools.cache
@@ -78,39 +88,62 @@ def test_all_zero_weight_gives_the_bias(block):
                          ids=lambda b: f"{b[0]}x{b[1]}")
 def test_narrower_vector_targets(block, target):
     for density in (0.0, 0.3, 1.0):
-        check(kernel(block, 7, target), block_sparse(N, K, block, density, seed=5))
+        check(kernel(block, 7, runnable(target)), block_sparse(N, K, block, density, seed=5))
 
 
-def test_family_follows_the_vector_width():
-    avx512, avx2 = (parse_target(TARGETS[t]) for t in ("host", "avx2"))
-    assert plan_bsr_linear(128, 768, 768, (32, 1), avx512).family == "rows"
-    assert plan_bsr_linear(128, 768, 768, (8, 1), avx2).family == "rows"
-    for block in [(1, 1), (4, 4), (1, 32), (8, 1)]:
-        assert plan_bsr_linear(128, 768, 768, block, avx512).family == "tokens"
-    assert plan_bsr_linear(128, 768, 768, (1, 1), avx512).token_tile % avx512.vector_lanes == 0
+@pytest.mark.parametrize(("target", "rows_family", "tokens_family"), [
+    ("avx512", [(16, 1), (32, 1), (16, 16), (32, 32)], [(1, 1), (4, 4), (1, 32), (8, 1)]),
+    ("znver3", [(8, 1), (16, 1), (32, 1), (8, 8)], [(1, 1), (4, 4), (1, 32), (4, 1)]),
+    ("sse", [(4, 1), (4, 4), (32, 1)], [(1, 1), (2, 2), (1, 32)]),
+])
+def test_family_follows_the_vector_width(target, rows_family, tokens_family):
+    cpu = parse_target(TARGETS[target])
+    for block in rows_family:
+        assert plan_bsr_linear(128, 768, 768, block, cpu).family == "rows"
+    for block in tokens_family:
+        plan = plan_bsr_linear(128, 768, 768, block, cpu)
+        assert plan.family == "tokens" and plan.token_tile % cpu.vector_lanes == 0
 
 
-@pytest.mark.parametrize("block", [(1, 1), (1, 4), (2, 1), (4, 4), (8, 8)], ids=str)
-def test_whole_and_partial_token_tiles_in_several_row_groups(block):
-    kern = kernel(block, 40, n=100)  # a partial token tile (after whole ones for R = 1)
-    plan = kern.plan
+# M = 36 leaves a partial token tile, N = 100 a partial group of block rows, on both widths.
+PARTIAL_TILES = [(1, 1), (1, 4), (2, 1), (4, 4)]
+
+
+@pytest.mark.parametrize("target", ["avx512", "znver3"])
+@pytest.mark.parametrize("block", PARTIAL_TILES, ids=str)
+def test_plans_with_partial_token_tiles_and_row_groups(block, target):
+    plan = plan_bsr_linear(36, 100, K, block, parse_target(TARGETS[target]))
+    assert plan.family == "tokens"
     assert plan.m % plan.token_tile
     assert plan.row_blocks % plan.group_rows and plan.row_blocks > plan.group_rows
+
+
+@pytest.mark.parametrize("target", ["host", "avx512", "znver3"])
+@pytest.mark.parametrize("block", PARTIAL_TILES, ids=str)
+def test_whole_and_partial_token_tiles_in_several_row_groups(block, target):
+    kern = kernel(block, 36, runnable(target), n=100)
     for density in (0.05, 0.5):
         check(kern, block_sparse(100, K, block, density, seed=13))
 
 
-@pytest.mark.parametrize("block", [(1, 1), (1, 32), (2, 2), (4, 1), (8, 8)], ids=str)
-def test_tokens_tile_fits_the_registers_and_groups_fill_whole_vectors(block):
-    avx512 = parse_target(TARGETS["host"])
-    if avx512.vector_lanes != 16:
-        pytest.skip("host has no AVX-512")
-    plan = plan_bsr_linear(128, 768, 768, block, avx512)
+@pytest.mark.parametrize(("target", "registers"), [("avx512", 32), ("znver3", 16), ("avx2", 16)])
+@pytest.mark.parametrize("block", [(1, 1), (1, 32), (2, 2), (4, 1), (2, 1)], ids=str)
+def test_tokens_tile_fits_the_registers_and_groups_fill_whole_vectors(block, target, registers):
+    cpu = parse_target(TARGETS[target])
+    plan = plan_bsr_linear(128, 768, 768, block, cpu)
     vectors = plan.token_tile // plan.lanes
     assert plan.family == "tokens" and vectors >= 1
     assert block[0] > 1 or vectors == 2  # one-row blocks: narrow panels stay in the caches
-    assert block[0] * vectors <= 24  # accumulators, out of 32 registers
+    assert block[0] * vectors <= registers - 4  # accumulators, with room for loads/broadcasts
     assert plan.group_rows * block[0] == plan.lanes
+
+
+@pytest.mark.parametrize(("target", "registers"), [("avx512", 32), ("znver3", 16), ("sse", 16)])
+@pytest.mark.parametrize("block", [(32, 1), (16, 1), (32, 32)], ids=str)
+def test_rows_tile_fits_the_registers(block, target, registers):
+    plan = plan_bsr_linear(128, 768, 768, block, parse_target(TARGETS[target]))
+    assert plan.family == "rows"
+    assert plan.token_tile * (block[0] // plan.lanes) <= registers - 2
 
 
 @pytest.mark.parametrize("block", [(32, 1), (2, 2)], ids=str)
