@@ -63,7 +63,11 @@ def shape_cost(block: tuple[int, int], target: CpuTarget, unit: float,
 
 def calibrate(target: CpuTarget, shapes: tuple[str, ...] = DEFAULT_BLOCK_SHAPES,
               progress: Callable[[str], None] | None = None, seed: int = 0) -> CostModel:
-    """Time every shape's kernel on ``target`` and return the fitted cost model."""
+    """Time every shape's kernel on ``target`` and return the fitted cost model.
+
+    Timing runs the kernels here, so a target this CPU cannot execute is refused before any work.
+    """
+    target.check_runs_on_host(f"calibrating for {target.mcpu}")
     step = progress or (lambda stage: None)
     rng = np.random.default_rng(seed)
     step("dense")

@@ -104,6 +104,11 @@ def default_database(cpu: str) -> Path:
     return cache_dir() / "tuning" / safe
 
 
+def check_can_tune(target: CpuTarget) -> None:
+    """Tuning measures candidates on this machine: refuse a target it cannot execute."""
+    target.check_runs_on_host(f"--tune for {target.mcpu}")
+
+
 def open_database_folder(options: TuneOptions, target: CpuTarget) -> Path:
     """Create the database folder and check that it is writable (before any slow work)."""
     folder = Path(options.database) if options.database else default_database(target.mcpu)
@@ -147,6 +152,7 @@ def tune_module(mod: tvm.IRModule, target: CpuTarget, options: TuneOptions,
     """Give every tunable kernel of ``mod`` its best schedule from the database, tuning the
     kernels the database does not know yet; the result's kernels are tagged as scheduled."""
     step = progress or (lambda stage: None)
+    check_can_tune(target)
     folder = open_database_folder(options, target)
     check_tuning_support()
     tuner = _Tuner(target, options.trials, folder)

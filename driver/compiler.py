@@ -180,9 +180,10 @@ def _tune_options(options: CompileOptions, target: CpuTarget) -> TuneOptions | N
     """The tuning options, checked (trial count, writable database) before the import."""
     if not options.tune_trials and options.tune_db is None:
         return None
-    from sparsec.codegen.tune import TuneOptions, open_database_folder
+    from sparsec.codegen.tune import TuneOptions, check_can_tune, open_database_folder
 
     tune = TuneOptions(options.tune_trials, options.tune_db)
+    check_can_tune(target)
     open_database_folder(tune, target)
     return tune
 

@@ -62,3 +62,33 @@ def test_auto_uses_the_cached_calibration(tmp_path, monkeypatch):
     path.parent.mkdir(parents=True)
     path.write_text(CostModel("calibrated on somecpu", 8, {}).to_json())
     assert load_cost_model("auto", "somecpu").source == "calibrated on somecpu"
+
+
+# A made-up extension no x86 host in CI has: code built with it must not be run here.
+FOREIGN = "llvm -mcpu=x86-64 -mattr=+amx-tile"
+
+
+def test_cli_refuses_a_target_this_cpu_cannot_run(tmp_path):
+    if parse_target(FOREIGN).runs_on_host():
+        pytest.skip("this host has AMX")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "sparsec.cli", "calibrate", "--target", FOREIGN,
+                           "--block-shapes", "32x1"], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith("error: calibrating for x86-64 needs CPU features this "
+                                  "machine lacks: amx-tile (this CPU is ")
+    assert "--target llvm" in done.stderr
+    assert not (tmp_path / "sparsec").exists()
+
+
+def test_calibrate_refuses_before_timing(monkeypatch):
+    from sparsec.codegen import calibrate as calibrate_module
+    from sparsec.codegen import target as target_module
+
+    monkeypatch.setattr(target_module, "host_cpu_flags", lambda: frozenset({"sse", "sse2"}))
+    monkeypatch.setattr(calibrate_module, "dense_seconds_per_mac",
+                        lambda *args: pytest.fail("timed a kernel for a CPU we lack"))
+    with pytest.raises(target_module.TargetError, match="lacks: avx, avx2"):
+        calibrate(parse_target("llvm -mcpu=haswell"), ("32x1",))

@@ -142,3 +142,24 @@ def test_default_database_is_per_cpu_in_the_cache(target, tmp_path, monkeypatch)
     folder = open_database_folder(TuneOptions(1), target)
     assert folder == tmp_path / "sparsec" / "tuning" / target.mcpu
     assert folder.is_dir()
+
+
+def test_compile_tune_refuses_a_target_this_cpu_cannot_run(tmp_path):
+    """Tuning measures candidates here: a foreign ISA is refused before the model is read."""
+    import subprocess
+    import sys
+
+    from sparsec.codegen.target import parse_target
+
+    foreign = "llvm -mcpu=x86-64 -mattr=+amx-tile"
+    if parse_target(foreign).runs_on_host():
+        pytest.skip("this host has AMX")
+    (tmp_path / "model.pt2").write_bytes(b"never read")
+    done = subprocess.run([sys.executable, "-m", "sparsec.cli", "compile", "model.pt2", "--tune",
+                           "2", "--target", foreign], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith("error: --tune for x86-64 needs CPU features this machine "
+                                  "lacks: amx-tile")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt2"]
