@@ -24,7 +24,9 @@ BlockShapesOption = Annotated[
     str, typer.Option("--block-shapes", help="Candidate block shapes RxC, comma-separated.")
 ]
 BlockShapeOption = Annotated[
-    str, typer.Option("--block-shape", help="One choice for every weight: RxC or 'dense'.")
+    str, typer.Option("--block-shape", metavar="RxC",
+                      help="Force this block shape (or 'dense') on every weight not above "
+                           "--dense-above.")
 ]
 LayerOption = Annotated[
     list[str] | None,

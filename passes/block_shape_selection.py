@@ -64,9 +64,11 @@ class BlockShapeSelection(Pass):
     The prediction comes from the cost model of the kernels codegen emits
     (``cost-model=auto`` uses this CPU's calibration when one is cached,
     else the analytic model). Overrides, strongest first: ``layers``
-    (weight-name globs), ``force`` (one choice for all), ``dense-above``
-    (weights denser than this stay dense). Needs constant weights; runs
-    ``sparsity-analysis`` itself on any linear it has not seen.
+    (weight-name globs: a weight named there gets its choice whatever its
+    density), ``dense-above`` (weights denser than this stay dense), then
+    ``force`` (one choice for every other weight: forcing a block shape
+    never puts a dense weight such as a pooler into BSR). Needs constant
+    weights; runs ``sparsity-analysis`` itself on any linear it has not seen.
 
     Before:
 
@@ -81,7 +83,7 @@ class BlockShapeSelection(Pass):
 
     name = "block-shape-selection"
     block_shapes: tuple[str, ...] = option(DEFAULT_BLOCK_SHAPES, "candidate block shapes, RxC")
-    force: str = option("", "one choice for every weight: RxC or dense")
+    force: str = option("", "one choice for every weight not above dense-above: RxC or dense")
     layers: tuple[str, ...] = option((), "per-weight choices GLOB=RxC|dense, first match wins")
     dense_above: float = option(0.5, "weights with a higher element density stay dense")
     min_speedup: float = option(1.1, "choose BSR only if predicted at least this much faster")
@@ -133,11 +135,11 @@ class BlockShapeSelection(Pass):
         for glob, choice in overrides:
             if fnmatch.fnmatchcase(weight_name, glob):
                 return self._forced(op, choice, f"layers override {glob}", model)
-        if self.force:
-            return self._forced(op, _check_choice(self.force, "force"), "forced", model)
         density = op.attributes[SPARSITY_ATTR]["density"].value
         if density > self.dense_above:
             return Choice(DENSE, 1.0, f"density {density:.3g} > dense-above {self.dense_above}")
+        if self.force:
+            return self._forced(op, _check_choice(self.force, "force"), "forced", model)
         return self._cheapest(op, candidates, model)
 
     @staticmethod

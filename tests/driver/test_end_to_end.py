@@ -91,7 +91,9 @@ def test_compile_prints_the_decision_table(pruned_bert, tmp_path):
     assert "dense" in query and "1.00x" in query
     assert "32x1" in key and re.search(r"\b(9|10|11)\.\d%", key)
     summary = result.stdout.strip().splitlines()[-1]
-    assert re.match(r"13 linears \(11 BSR, 2 dense\), weight density \d+\.\d%, predicted "
+    pooler = next(r for r in result.stdout.splitlines() if "pooler.dense.weight" in r)
+    assert "dense" in pooler and "100.0%" in pooler  # --block-shape leaves dense weights dense
+    assert re.match(r"13 linears \(10 BSR, 3 dense\), weight density \d+\.\d%, predicted "
                     r"speedup of the linears \d+\.\d\dx; \d+ kernels; wrote ", summary)
     for stage in ("Loading the model", "Running pass sparsify", "Compiling", "Writing"):
         assert stage in result.stderr

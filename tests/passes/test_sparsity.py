@@ -231,7 +231,7 @@ def test_choice_is_the_shape_with_the_best_predicted_speedup(make_module):
     assert reason == "cost model (analytic)"
 
 
-def test_overrides_in_order_layers_then_force_then_dense_above(make_module):
+def test_overrides_in_order_layers_then_dense_above_then_force(make_module):
     rng = np.random.default_rng(4)
     sparse, _ = block_pruned(rng, (32, 32), (8, 1), keep=0.1)
     dense = rng.standard_normal((32, 32)).astype(np.float32)
@@ -247,12 +247,15 @@ def test_overrides_in_order_layers_then_force_then_dense_above(make_module):
         ("8x1", "cost model (analytic)"),
         ("dense", "density 1 > dense-above 0.5"),
     ]
-    assert choices(force="2x2") == [("2x2", "forced")] * 3
+    # A forced shape leaves the dense head dense; only naming it in `layers` forces it.
+    kept_dense = ("dense", "density 1 > dense-above 0.5")
+    assert choices(force="2x2") == [("2x2", "forced"), ("2x2", "forced"), kept_dense]
     assert choices(force="2x2", layers=("*.q.*=dense", "enc.*=1x4")) == [
         ("dense", "layers override *.q.*"),
         ("1x4", "layers override enc.*"),
-        ("2x2", "forced"),
+        kept_dense,
     ]
+    assert choices(force="2x2", layers=("head.*=2x2",))[2] == ("2x2", "layers override head.*")
     assert choices(dense_above=1.0)[2][0] == "dense"  # dense enough that BSR never pays
     density = f"{np.count_nonzero(sparse) / sparse.size:.3g}"
     assert choices(dense_above=0.05)[:2] == [("dense", f"density {density} > dense-above 0.05")] * 2
