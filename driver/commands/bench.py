@@ -7,7 +7,8 @@
 Each figure is the median of ``--repeat`` calls after two warm-up calls, with its spread
 (max - min over the median). ``--compare-torch`` takes the model the artifact was compiled
 from (a Hugging Face directory or a torch.export archive): PyTorch runs it on the same inputs
-and the outputs are compared before the times are printed.
+and the outputs are compared before PyTorch is timed. Outputs that differ by more than
+``--tolerance`` (max abs error) are an error, exit 1: a fast wrong answer is no speedup.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ import typer
 from sparsec.commands.run import check_counts, load_with_inputs, read_inputs
 from sparsec.errors import UserError, reported_errors
 
+# Max abs error allowed against PyTorch: float32 kernels that sum in another order differ by
+# about 1e-6 on BERT-base; a wrong kernel or wrong weights differ by 1e-2 and more.
+DEFAULT_TOLERANCE = 1e-3
+
 
 def max_abs_error(expected: Sequence[Any], actual: Sequence[Any]) -> float:
     """The largest absolute difference between paired outputs (numpy arrays or torch tensors)."""
@@ -33,6 +38,14 @@ def max_abs_error(expected: Sequence[Any], actual: Sequence[Any]) -> float:
             raise UserError(f"output shapes differ: {list(want.shape)} against {list(got.shape)}")
         errors.append(float(np.abs(want.astype(np.float64) - got).max()) if want.size else 0.0)
     return max(errors)
+
+
+def check_agreement(error: float, tolerance: float, where: str) -> None:
+    """``UserError`` unless the max abs error against PyTorch is within ``tolerance`` (NaN is
+    not)."""
+    if not error <= tolerance:
+        raise UserError(f"the outputs differ from PyTorch's: max abs error {error:.3g} > "
+                        f"tolerance {tolerance:g} ({where})")
 
 
 def torch_runner(module: Any, inputs: dict[str, np.ndarray]):
@@ -68,11 +81,18 @@ def bench_command(
     threads: Annotated[int | None, typer.Option("--threads", help="Threads of TVM's pool "
                                                 "and PyTorch (default: TVM_NUM_THREADS or all "
                                                 "cores).")] = None,
-    inputs: Annotated[str | None, typer.Option("--inputs", help="A .npz archive of inputs by "
-                                               "name (others are random).")] = None,
-    compare_torch: Annotated[str | None, typer.Option("--compare-torch", help="Also time this "
-                                                      "model (HF directory or .pt2) in PyTorch "
-                                                      "eager.")] = None,
+    inputs: Annotated[str | None, typer.Option("--inputs", metavar="FILE.npz",
+                                               help="A .npz archive of inputs by name (others "
+                                               "are random).")] = None,
+    compare_torch: Annotated[str | None, typer.Option("--compare-torch", metavar="MODEL",
+                                                      help="Also run and time this model (HF "
+                                                      "directory or .pt2) in PyTorch eager; "
+                                                      "outputs must agree within "
+                                                      "--tolerance.")] = None,
+    tolerance: Annotated[float, typer.Option("--tolerance", metavar="MAX_ABS_ERROR",
+                                             help="Largest max abs error against PyTorch "
+                                             "that --compare-torch accepts.")
+                         ] = DEFAULT_TOLERANCE,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs.")] = 0,
 ) -> None:
     """Time a compiled model (median and spread over repeats), optionally against PyTorch."""
@@ -81,6 +101,8 @@ def bench_command(
 
     with reported_errors(InputError):
         check_counts(repeat, threads)
+        if not tolerance >= 0:
+            raise UserError(f"--tolerance must be at least 0, got {tolerance}")
         model, arrays = load_with_inputs(artifact, threads, read_inputs([], inputs), seed)
         checked = dict(zip([i.name for i in model.inputs], model.check_inputs((), arrays),
                            strict=True))
@@ -101,6 +123,7 @@ def bench_command(
             raise UserError(f"--compare-torch: '{compare_torch}' does not run on the artifact's "
                             f"inputs ({str(err).strip().splitlines()[0]})") from None
         error = max_abs_error(expected, outputs)
+        check_agreement(error, tolerance, f"--compare-torch {compare_torch}")
         torch_time = measure(run_torch, repeat)
         print(f"PyTorch eager: {torch_time} (median of {repeat} runs)")
         print(f"speedup over PyTorch: {torch_time.median / sparsec_time.median:.2f}x, "

@@ -11,7 +11,7 @@ from driver_helpers import SEQ_LEN, TOLERANCE, error_line
 from typer.testing import CliRunner
 
 from sparsec.commands import bench as bench_cmd
-from sparsec.commands.bench import max_abs_error
+from sparsec.commands.bench import check_agreement, max_abs_error
 from sparsec.errors import UserError
 
 
@@ -46,11 +46,26 @@ def test_compare_torch_gives_speedup_and_error(artifact, model, request):
     assert _error(result.stdout) <= TOLERANCE
 
 
-def test_compare_torch_sees_different_weights(dense_artifact, pruned_bert):
-    """The dense artifact against the pruned model: the error is real, not assumed."""
-    result = bench(dense_artifact, "--repeat", "1", "--compare-torch", pruned_bert)
+def test_outputs_that_differ_from_torch_are_an_error(dense_artifact, pruned_bert):
+    """The dense artifact against the pruned model: the error is real, not assumed, and above
+    the tolerance it fails the command instead of being reported with exit status 0."""
+    line = error_line(bench(dense_artifact, "--repeat", "1", "--compare-torch", pruned_bert))
+    match = re.fullmatch(r"error: the outputs differ from PyTorch's: max abs error (\S+) > "
+                         r"tolerance 0\.001 \(--compare-torch (.+)\)", line)
+    assert match and float(match.group(1)) > 1e-2 and match.group(2) == str(pruned_bert)
+    error = float(match.group(1))
+    result = bench(dense_artifact, "--repeat", "1", "--compare-torch", pruned_bert,
+                   "--tolerance", 2 * error)
     assert result.exit_code == 0, result.output
-    assert _error(result.stdout) > 1e-2
+    assert _error(result.stdout) == pytest.approx(error, rel=1e-2)
+
+
+def test_agreement_check():
+    check_agreement(1e-3, 1e-3, "here")
+    with pytest.raises(UserError, match=r"max abs error 0\.5 > tolerance 0\.1 \(here\)"):
+        check_agreement(0.5, 0.1, "here")
+    with pytest.raises(UserError, match="max abs error nan"):  # NaN never agrees
+        check_agreement(float("nan"), 1.0, "here")
 
 
 def test_given_inputs_are_used(dense_artifact, tiny_bert, tmp_path):
@@ -70,6 +85,7 @@ def test_given_inputs_are_used(dense_artifact, tiny_bert, tmp_path):
     (["--threads", "0"], "--threads must be at least 1"),
     (["--inputs", "missing.npz"], "--inputs: no such file"),
     (["--compare-torch", "missing-model"], "--compare-torch: 'missing-model': no such file"),
+    (["--tolerance", "-1"], "--tolerance must be at least 0, got -1"),
 ])
 def test_bad_options_are_one_line_errors(dense_artifact, args, message):
     assert message in error_line(bench(dense_artifact, *args))
