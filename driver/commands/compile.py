@@ -8,8 +8,12 @@
     sparsec compile model.pt2 --tune 64 --tune-db tuning/           # meta_schedule, cached
 
 Shows each stage while it runs, then one row per linear weight (shape, density, chosen block
-shape, predicted speedup) and a summary line. The artifact is written atomically: a failure
-or Ctrl-C leaves no half-written output. Bad input is one ``error: ...`` line and exit 1.
+shape, predicted speedup) and a summary line naming the CPU the code is for (and, when this
+machine cannot run that code, a line saying why). Without ``-o`` the artifact is the model's
+name with ``.sparsec`` for its extension, in the current folder; an artifact already there is
+replaced, and the summary says so. The artifact is written atomically: a failure or Ctrl-C
+leaves no half-written output and the old one intact. Bad input is one ``error: ...`` line
+and exit 1.
 """
 
 from __future__ import annotations
@@ -17,15 +21,15 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from sparsec.artifact import Manifest
+from sparsec.artifact import MANIFEST, Manifest
 from sparsec.commands.import_model import STAGES
-from sparsec.errors import reported_errors
+from sparsec.errors import UserError, reported_errors
 from sparsec.options import (
     AllowPickleOption,
     BatchOption,
@@ -38,6 +42,9 @@ from sparsec.options import (
 )
 from sparsec.passes import PassFailure
 from sparsec.report import percent, speedup_text, table
+
+if TYPE_CHECKING:
+    from sparsec.codegen.target import CpuTarget
 
 
 class StageDisplay:
@@ -89,8 +96,10 @@ class StageDisplay:
         return stage[:1].upper() + stage[1:]
 
 
-def print_decisions(console: Console, manifest: Manifest, output: str, seconds: float) -> None:
-    """The per-weight table of sparsity decisions and the summary line."""
+def print_decisions(console: Console, manifest: Manifest, output: str, seconds: float,
+                    cpu: str, replaced: bool = False) -> None:
+    """The per-weight table of sparsity decisions and the summary line (``cpu``: what the code
+    is built for, ``CpuTarget.describe()``; ``replaced``: an older artifact was at ``output``)."""
     rows = [[w.weight, f"{w.shape[0]}x{w.shape[1]}", percent(w.density), w.block_shape,
              speedup_text(w.speedup) if w.block_shape != "dense" else "1.00x"]
             for w in manifest.weights]
@@ -107,9 +116,35 @@ def print_decisions(console: Console, manifest: Manifest, output: str, seconds: 
     else:
         sparsity = "sparsity disabled: every linear is dense"
     kernels = f"{sum(manifest.kernels.values())} kernels"
-    console.print(f"{sparsity}; {kernels}; wrote {output} for {manifest.target_spec} "
+    wrote = f"replaced the existing {output}" if replaced else f"wrote {output}"
+    console.print(f"{sparsity}; {kernels}; {wrote} for {cpu} "
                   f"({_size_mb(Path(output)):.1f} MB) in {seconds:.1f} s",
                   markup=False, soft_wrap=True)
+
+
+def existing_artifact(path: str) -> bool:
+    """Whether ``path`` holds an artifact that writing there replaces. Any other non-empty
+    folder is refused: replacing it would delete files that sparsec did not write."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return False
+    if (folder / MANIFEST).is_file():
+        return True
+    if any(folder.iterdir()):
+        raise UserError(f"cannot write '{path}': it is a folder with files but not a sparsec "
+                        "artifact (give another -o)")
+    return False
+
+
+def host_warning(target: CpuTarget) -> str | None:
+    """One line when this machine cannot run code built for ``target``, naming what it lacks."""
+    from sparsec.codegen.target import host_cpu, missing_host_features
+
+    missing = missing_host_features(target.isa_features())
+    if not missing:
+        return None
+    return (f"warning: the artifact will not run on this machine: code for {target.mcpu} uses "
+            f"{', '.join(missing)}, which this CPU ({host_cpu()}) lacks")
 
 
 def _size_mb(folder: Path) -> float:
@@ -119,27 +154,34 @@ def _size_mb(folder: Path) -> float:
 def compile_command(
     model: ModelArgument,
     target: Annotated[
-        str, typer.Option("--target", help="LLVM CPU target: 'llvm' (this CPU) or e.g. "
-                                           "'llvm -mcpu=skylake-avx512 -mattr=+avx512f'.")
+        str, typer.Option("--target", metavar="SPEC",
+                          help="LLVM CPU target: 'llvm' (this CPU) or e.g. "
+                               "'llvm -mcpu=skylake-avx512 -mattr=+avx512f'.")
     ] = "llvm",
     mcpu: Annotated[
-        str | None, typer.Option("-mcpu", help="CPU for the target (as in --target llvm "
-                                               "-mcpu=skylake-avx512).")
+        str | None, typer.Option("-mcpu", metavar="CPU",
+                                 help="CPU for the target (as in --target llvm "
+                                      "-mcpu=skylake-avx512).")
     ] = None,
     mattr: Annotated[
-        str | None, typer.Option("-mattr", help="CPU features for the target, e.g. +avx512f.")
+        str | None, typer.Option("-mattr", metavar="FEATURES",
+                                 help="CPU features for the target, e.g. +avx512f.")
     ] = None,
     output: Annotated[
-        str | None, typer.Option("-o", "--output", help="Artifact directory (written "
-                                                        "atomically); default MODEL.sparsec.")
+        str | None, typer.Option("-o", "--output", metavar="DIR",
+                                 help="Artifact directory, written atomically; an artifact "
+                                      "already there is replaced. Default: the model's name "
+                                      "with .sparsec for its extension, in this folder "
+                                      "(bert.pt2 -> bert.sparsec).")
     ] = None,
     threads: Annotated[
         int | None, typer.Option("--threads", help="Threads to generate schedules for "
                                                    "(default: TVM_NUM_THREADS or all cores).")
     ] = None,
     dump_ir: Annotated[
-        str | None, typer.Option("--dump-ir", help="Write the IR after import and after every "
-                                                   "pass into this folder (NN-pass.mlir).")
+        str | None, typer.Option("--dump-ir", metavar="DIR",
+                                 help="Write the IR after import and after every pass into "
+                                      "this folder (NN-pass.mlir).")
     ] = None,
     block_shape: BlockShapeOption = "",
     layer: LayerOption = None,
@@ -185,6 +227,7 @@ def compile_command(
             elide_resources=elide_resources, tune_trials=tune, tune_db=tune_db)
         out = output or str(default_output(model))
         check_output(out)
+        replacing = existing_artifact(out)
         start = time.perf_counter()
         with StageDisplay(Console(stderr=True), out) as display:
             compilation = compile_model(model, options=options, progress=display)
@@ -192,7 +235,11 @@ def compile_command(
         console = Console() if sys.stdout.isatty() else Console(width=200)
         if compilation.built.tuning is not None:
             console.print(compilation.built.tuning.summary(), markup=False, soft_wrap=True)
-        print_decisions(console, manifest, out, time.perf_counter() - start)
+        print_decisions(console, manifest, out, time.perf_counter() - start,
+                        compilation.target.describe(), replaced=replacing)
+        warning = host_warning(compilation.target)
+        if warning is not None:
+            print(warning, file=sys.stderr)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,8 @@
 
 Builds a seeded BERT, prunes its encoder linears (block magnitude), compiles it
 twice (with sparsity, and dense as the "TVM without BSR" baseline), checks the
-outputs against PyTorch, and times all three side by side in one run.
+outputs against PyTorch (an error above the tolerance of ``sparsec bench`` fails the
+demo), and times all three side by side in one run.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ import numpy as np
 import typer
 from rich.console import Console
 
-from sparsec.commands.bench import max_abs_error
-from sparsec.commands.compile import StageDisplay, print_decisions
+from sparsec.commands.bench import DEFAULT_TOLERANCE, check_agreement, max_abs_error
+from sparsec.commands.compile import StageDisplay, existing_artifact, print_decisions
 from sparsec.errors import UserError, reported_errors
 from sparsec.passes import PassFailure
 
@@ -35,18 +36,20 @@ def _inputs(vocab: int, seq_len: int, seed: int) -> dict[str, np.ndarray]:
 def demo_command(
     layers: Annotated[int, typer.Option("--layers", help="Encoder layers.")] = 12,
     hidden: Annotated[int, typer.Option("--hidden", help="Hidden size (a multiple of 64).")] = 768,
-    block: Annotated[str, typer.Option("--block", help="Block shape RxC to prune in.")] = "32x1",
-    sparsity: Annotated[float, typer.Option("--sparsity", help="Fraction of blocks zeroed.")
-                        ] = 0.9,
+    block: Annotated[str, typer.Option("--block", metavar="RxC",
+                                       help="Block shape to prune in.")] = "32x1",
+    sparsity: Annotated[float, typer.Option("--sparsity", metavar="FRACTION",
+                                            help="Fraction of blocks zeroed.")] = 0.9,
     seq_len: Annotated[int, typer.Option("--seq-len", help="Tokens per sequence.")] = 128,
     threads: Annotated[int, typer.Option("--threads", help="Threads for PyTorch and sparsec.")
                        ] = 2,
     repeat: Annotated[int, typer.Option("--repeat", help="Timed runs of each (median).")] = 10,
-    target: Annotated[str, typer.Option("--target", help="LLVM CPU target ('llvm': this CPU).")
-                      ] = "llvm",
+    target: Annotated[str, typer.Option("--target", metavar="SPEC",
+                                        help="LLVM CPU target ('llvm': this CPU).")] = "llvm",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the weights and inputs.")] = 0,
-    output: Annotated[str | None, typer.Option("-o", "--output", help="Also keep the sparse "
-                                               "artifact here.")] = None,
+    output: Annotated[str | None, typer.Option("-o", "--output", metavar="DIR",
+                                               help="Also keep the sparse artifact here (an "
+                                               "artifact already there is replaced).")] = None,
 ) -> None:
     """Compile a seeded BERT pruned to 90 % in 32x1 blocks and time it against PyTorch."""
     with reported_errors(PassFailure):
@@ -72,6 +75,7 @@ def demo_command(
         inputs = _inputs(30522, seq_len, seed)
         workdir = tempfile.TemporaryDirectory(prefix="sparsec-demo-")
         sparse_out = output or str(Path(workdir.name) / "sparse.sparsec")
+        replacing = existing_artifact(sparse_out)
         dense_out = str(Path(workdir.name) / "dense.sparsec")
         start = time.perf_counter()
         with StageDisplay(Console(stderr=True), sparse_out) as display:
@@ -88,7 +92,8 @@ def demo_command(
             dense_options = CompileOptions(target=target, threads=threads, seq_len=seq_len,
                                            sparsity=False)
             write_artifact(compile_model(model, example, dense_options), dense_out)
-        print_decisions(console, manifest, sparse_out, time.perf_counter() - start)
+        print_decisions(console, manifest, sparse_out, time.perf_counter() - start,
+                        sparse.target.describe(), replaced=replacing)
 
         with torch.no_grad():
             expected = tuple(model(**example).to_tuple())
@@ -97,6 +102,7 @@ def demo_command(
             compiled = load(path, threads=threads)
             error = max_abs_error(expected, compiled(**inputs))
             console.print(f"{name}: max abs error vs PyTorch {error:.2g}")
+            check_agreement(error, DEFAULT_TOLERANCE, name)
             runners[name] = lambda compiled=compiled: compiled(**inputs)
         with torch.no_grad():
             timings = {name: measure(fn, repeat) for name, fn in runners.items()}

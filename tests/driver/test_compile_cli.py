@@ -6,11 +6,14 @@ The target is resolved before the model is read, so these stop early and stay fa
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from driver_helpers import error_line, invoke
+import typer
+from driver_helpers import SEQ_LEN, cli, error_line, invoke
 
 import sparsec.compiler
-from sparsec.compiler import CompileOptions, build_passes, resolve_target
+from sparsec.compiler import CompileOptions, build_passes, default_output, resolve_target
 from sparsec.errors import UserError
 
 SKYLAKE = {"kind": "llvm", "mcpu": "skylake-avx512"}
@@ -120,3 +123,49 @@ def test_pipelines_with_and_without_sparsity():
     assert sparse.endswith("sparsify,canonicalize,dce")
     dense = format_pipeline(build_passes(CompileOptions(sparsity=False)))
     assert dense == "canonicalize,cse,canonicalize,dce"
+
+
+def test_the_output_help_names_the_default_the_command_uses():
+    """`-o`'s help gives an example of the default name; the command derives the same one."""
+    command = typer.main.get_command(cli()).commands["compile"]
+    (output,) = [p for p in command.params if "--output" in p.opts]
+    example = re.search(r"\((\S+) -> (\S+)\)", output.help)
+    assert example, output.help
+    assert str(default_output(example.group(1))) == example.group(2)
+    assert str(default_output("models/bert-dir/")) == "bert-dir.sparsec"
+
+
+def test_a_folder_that_is_not_an_artifact_is_never_replaced(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "notes.txt").write_text("keep me")
+    message = error_line(invoke("compile", "model.pt2", "-o", "results"))
+    assert message == ("error: cannot write 'results': it is a folder with files but not a "
+                       "sparsec artifact (give another -o)")
+    assert (tmp_path / "results" / "notes.txt").read_text() == "keep me"
+
+
+def test_summary_names_the_cpu_and_says_when_it_replaces(tiny_bert, tmp_path, monkeypatch):
+    """The summary names the CPU the code is for, says "replaced" when an artifact was at the
+    output, and a target this machine cannot run still compiles, with one warning line."""
+    from sparsec.codegen import target as target_module
+    from sparsec.codegen.target import host_cpu, parse_target
+
+    out = tmp_path / "bert.sparsec"
+    args = ("compile", tiny_bert, "-o", out, "--no-sparsity", "--seq-len", SEQ_LEN,
+            "--threads", "2")
+    first = invoke(*args)
+    assert first.exit_code == 0, first.output
+    summary = first.stdout.strip().splitlines()[-1]
+    cpu = parse_target("llvm").describe()  # e.g. "znver3 (AVX2, 8 float lanes)"
+    assert f"; wrote {out} for {cpu} (" in summary and "warning" not in first.stderr
+
+    monkeypatch.setattr(target_module, "host_cpu_flags", lambda: frozenset({"sse", "sse2"}))
+    second = invoke(*args)
+    assert second.exit_code == 0, second.output
+    assert f"; replaced the existing {out} for {cpu} (" in second.stdout
+    (warning,) = [line for line in second.stderr.splitlines() if "warning" in line]
+    assert warning.startswith(f"warning: the artifact will not run on this machine: code for "
+                              f"{host_cpu()} uses ")
+    assert "avx2" in warning and warning.endswith(f"which this CPU ({host_cpu()}) lacks")
+    assert (out / "manifest.json").is_file()
