@@ -1,0 +1,47 @@
+"""Timing helpers: side-by-side rounds alternate the runtimes, and a loaded machine is named."""
+
+from __future__ import annotations
+
+import pytest
+
+from sparsec import timing
+from sparsec.timing import Timing, busy_machine_warning, measure, measure_side_by_side
+
+
+def test_side_by_side_alternates_blocks_and_pools_every_round():
+    calls: list[str] = []
+    runners = {name: (lambda name=name: calls.append(name)) for name in ("torch", "sparsec")}
+    result = measure_side_by_side(runners, repeat=7, rounds=3, pause=0.0)
+    assert set(result) == {"torch", "sparsec"}
+    # Each block is one untimed call plus its share of the 7 timed calls: 3, 2, 2.
+    blocks = [("torch", 4), ("sparsec", 4), ("torch", 3), ("sparsec", 3), ("torch", 3),
+              ("sparsec", 3)]
+    assert calls == [name for name, count in blocks for _ in range(count)]
+
+
+def test_side_by_side_pauses_before_every_block(monkeypatch):
+    pauses: list[float] = []
+    monkeypatch.setattr(timing.time, "sleep", pauses.append)
+    measure_side_by_side({"a": lambda: None, "b": lambda: None}, repeat=2, rounds=2, pause=0.5)
+    assert pauses == [0.5] * 4
+
+
+@pytest.mark.parametrize(("repeat", "rounds"), [(0, 1), (1, 0)])
+def test_side_by_side_needs_calls(repeat, rounds):
+    with pytest.raises(ValueError, match="at least 1"):
+        measure_side_by_side({"a": lambda: None}, repeat=repeat, rounds=rounds, pause=0.0)
+
+
+def test_timing_of_samples():
+    assert Timing.of([1.0, 2.0, 4.0]) == Timing(2.0, 1.5)
+    assert measure(lambda: None, repeat=3).median >= 0
+
+
+def test_busy_machine_is_named(monkeypatch):
+    monkeypatch.setattr(timing.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(timing.os, "getloadavg", lambda: (3.5, 1.0, 1.0))
+    assert busy_machine_warning(2) == (
+        "warning: load average 3.5 on 2 cores: other work competes with the 2 timed threads, "
+        "so these timings (PyTorch's most) are unreliable")
+    monkeypatch.setattr(timing.os, "getloadavg", lambda: (1.5, 1.0, 1.0))
+    assert busy_machine_warning(2) is None
