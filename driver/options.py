@@ -17,6 +17,11 @@ SeqLenOption = Annotated[int, typer.Option("--seq-len", help="Sequence length to
 AllowPickleOption = Annotated[
     bool, typer.Option("--allow-pickle", help="Allow a pickled nn.Module (runs its code!).")
 ]
+AllowMissingWeightsOption = Annotated[
+    bool, typer.Option("--allow-missing-weights",
+                       help="Accept a Hugging Face checkpoint that lacks some of the model's "
+                            "weights (they are initialised at random).")
+]
 
 # The block-shape choices of `analyze` and `compile`.
 DEFAULT_BLOCK_SHAPES_TEXT = ",".join(DEFAULT_BLOCK_SHAPES)

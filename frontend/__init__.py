@@ -31,6 +31,7 @@ def import_model(
     batch: int = 1,
     seq_len: int = 128,
     allow_pickle: bool = False,
+    allow_missing_weights: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Operation:
     """The verified ``builtin.module`` (one ``@forward`` function) of a model.
@@ -39,6 +40,8 @@ def import_model(
     pickled module with ``allow_pickle=True``), an ``nn.Module`` (with
     ``example_inputs``, positional tuple or keyword dict; Hugging Face models
     default to ``batch`` x ``seq_len`` token ids), or an ``ExportedProgram``.
+    ``allow_missing_weights`` accepts a Hugging Face checkpoint that lacks some
+    of its model's weights (transformers initialises them at random).
     ``progress`` is told each stage ("loading", "tracing", "translating").
     """
     step = progress or (lambda stage: None)
@@ -51,7 +54,8 @@ def import_model(
                 inputs = hf_example_inputs(source, batch, seq_len)
         else:
             step("loading")
-            loaded = load(source, batch=batch, seq_len=seq_len, allow_pickle=allow_pickle)
+            loaded = load(source, batch=batch, seq_len=seq_len, allow_pickle=allow_pickle,
+                          allow_missing_weights=allow_missing_weights)
             if loaded.program is not None:
                 module, inputs = None, None
                 program = inference_graph(loaded.program)

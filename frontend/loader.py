@@ -6,6 +6,11 @@
   ``weights_only=True``; a whole pickled ``nn.Module`` runs arbitrary code when unpickled,
   so it needs ``allow_pickle=True``.
 
+Nothing is handed to torch unchecked: a zip's every member must read back
+intact, an export archive must pass ``archive_check.check_export_archive`` (no
+pickle beyond tensors, no code, nothing missing), a folder's ``pytorch_model.bin``
+must load weights-only, and its weights must cover the model.
+
 Anything else (missing, empty, truncated, random bytes, a JSON that is not a
 model config) is a ``FrontendError`` naming the file and the problem.
 """
@@ -21,16 +26,23 @@ import os
 import pickle
 import re
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch.export import ExportedProgram
 
+from .archive_check import check_export_archive, check_weights_only, check_zip
 from .errors import FrontendError
 
 PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 TRANSFORMERS_NAME = re.compile(rb"\btransformers(?:\.\w+)+")
+FORCE_WEIGHTS_ONLY = "TORCH_FORCE_WEIGHTS_ONLY_LOAD"  # read by torch.load on every call
+# Sizes a config must give as positive integers (BERT, RoBERTa, ALBERT, ELECTRA, DistilBERT names).
+POSITIVE_CONFIG_SIZES = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                         "intermediate_size", "max_position_embeddings", "embedding_size",
+                         "type_vocab_size", "dim", "n_layers", "n_heads", "hidden_dim")
 HF_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
               "pytorch_model.bin.index.json")
 
@@ -45,13 +57,18 @@ class LoadedModel:
 
 
 def load(path: str | os.PathLike, *, batch: int = 1, seq_len: int = 128,
-         allow_pickle: bool = False) -> LoadedModel:
-    """Open ``path`` as a model of any supported format (see the module docstring)."""
+         allow_pickle: bool = False, allow_missing_weights: bool = False) -> LoadedModel:
+    """Open ``path`` as a model of any supported format (see the module docstring).
+
+    ``allow_pickle`` trusts the file's code; ``allow_missing_weights`` accepts a
+    Hugging Face checkpoint that does not hold every weight of its model.
+    """
     path = Path(path)
     if not path.exists():
         raise FrontendError(f"'{path}': no such file or directory")
     if path.is_dir():
-        return load_hf_directory(path, batch=batch, seq_len=seq_len)
+        return load_hf_directory(path, batch=batch, seq_len=seq_len,
+                                 allow_missing_weights=allow_missing_weights)
     head = _read_head(path)
     if not head:
         raise FrontendError(f"'{path}' is empty, not a model")
@@ -75,15 +92,11 @@ def _read_head(path: Path) -> bytes:
 
 
 def _load_zip(path: Path, allow_pickle: bool, batch: int, seq_len: int) -> LoadedModel:
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-            archive.testzip()
-    except (zipfile.BadZipFile, EOFError, OSError) as err:
-        raise FrontendError(f"'{path}' is a damaged or truncated zip archive ({err})") from None
+    names = [member.filename for member in check_zip(path)]
     if any(n.endswith(("/archive_format", "/models/model.json")) for n in names):
+        check_export_archive(path, allow_pickle)
         _import_output_types(path, [n for n in names if n.endswith(".json")])
-        return LoadedModel(program=load_export_archive(path))
+        return LoadedModel(program=load_export_archive(path, allow_pickle=allow_pickle))
     if any(n.endswith("/data.pkl") for n in names):
         return _load_pickle(path, allow_pickle, batch, seq_len)
     raise FrontendError(f"'{path}' is a zip archive but neither a torch.export archive "
@@ -106,10 +119,15 @@ def _import_output_types(path: Path, json_names: list[str]) -> None:
             importlib.import_module(module)
 
 
-def load_export_archive(path: Path) -> ExportedProgram:
-    """A ``torch.export.save`` archive; its example inputs give the shapes."""
+def load_export_archive(path: Path, *, allow_pickle: bool = False) -> ExportedProgram:
+    """A ``torch.export.save`` archive (checked by ``check_export_archive`` first).
+
+    Without ``allow_pickle`` torch's own unpickling is forced to weights-only as a
+    second line of defence. (Graph nodes calling anything but torch operators are
+    refused by torch's own verifier while loading.)
+    """
     try:
-        with _quiet_torch_export_log():
+        with _quiet_torch_export_log(), _weights_only_unpickling(not allow_pickle):
             program = torch.export.load(path)
     except Exception as err:  # torch raises many kinds on a damaged archive
         raise FrontendError(f"cannot load torch.export archive '{path}': {_first_line(err)}") \
@@ -118,6 +136,21 @@ def load_export_archive(path: Path) -> ExportedProgram:
         raise FrontendError(f"torch.export archive '{path}' has no example inputs to take "
                             "shapes from; save it from torch.export.export(...)")
     return program
+
+
+@contextlib.contextmanager
+def _weights_only_unpickling(force: bool) -> Iterator[None]:
+    """Make every ``torch.load`` weights-only, even one that asks for ``weights_only=False``."""
+    previous = os.environ.get(FORCE_WEIGHTS_ONLY)
+    if force:
+        os.environ[FORCE_WEIGHTS_ONLY] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(FORCE_WEIGHTS_ONLY, None)
+        else:
+            os.environ[FORCE_WEIGHTS_ONLY] = previous
 
 
 @contextlib.contextmanager
@@ -161,8 +194,14 @@ def _is_hf_model(module: torch.nn.Module) -> bool:
     return config is not None and hasattr(config, "model_type")
 
 
-def load_hf_directory(path: Path, *, batch: int = 1, seq_len: int = 128) -> LoadedModel:
-    """A ``save_pretrained`` folder, loaded with transformers (local files only)."""
+def load_hf_directory(path: Path, *, batch: int = 1, seq_len: int = 128,
+                      allow_missing_weights: bool = False) -> LoadedModel:
+    """A ``save_pretrained`` folder, loaded with transformers (local files only).
+
+    The weights must cover the model: transformers would initialise missing
+    ones at random (and silently drop extra layers), so both are refused unless
+    ``allow_missing_weights``.
+    """
     config_file = path / "config.json"
     if not config_file.is_file():
         raise FrontendError(f"'{path}' is a directory but not a Hugging Face model "
@@ -170,7 +209,9 @@ def load_hf_directory(path: Path, *, batch: int = 1, seq_len: int = 128) -> Load
     config = _read_config(config_file)
     if not any((path / name).is_file() for name in HF_WEIGHTS):
         raise FrontendError(f"'{path}' has no weights (expected {' or '.join(HF_WEIGHTS[::2])})")
-    model = _instantiate(path, config)
+    for weights in _pickled_weight_files(path):
+        check_weights_only(weights, f"'{weights}'")
+    model = _instantiate(path, config, allow_missing_weights)
     return LoadedModel(module=model, example_inputs=hf_example_inputs(model, batch, seq_len))
 
 
@@ -182,27 +223,105 @@ def _read_config(config_file: Path) -> dict:
     if not isinstance(config, dict) or "model_type" not in config:
         raise FrontendError(f"'{config_file}' is not a Hugging Face model config "
                             "(it has no model_type)")
+    architectures = config.get("architectures")
+    if architectures is not None and not (
+            isinstance(architectures, list) and architectures
+            and all(isinstance(name, str) and name for name in architectures)):
+        raise FrontendError(f"'{config_file}': \"architectures\" must be a list of model class "
+                            f"names, got {json.dumps(architectures)[:60]}")
+    for key in POSITIVE_CONFIG_SIZES:
+        value = config.get(key)
+        if value is not None and (type(value) is not int or value < 1):
+            raise FrontendError(f"'{config_file}': \"{key}\" must be a positive integer, "
+                                f"got {json.dumps(value)[:60]}")
     return config
 
 
-def _instantiate(path: Path, config: dict) -> torch.nn.Module:
+def _pickled_weight_files(path: Path) -> list[Path]:
+    """The torch.save weight files of a folder (``pytorch_model.bin`` and its shards)."""
+    files = [path / "pytorch_model.bin"]
+    index = path / "pytorch_model.bin.index.json"
+    if index.is_file():
+        try:
+            shards = json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()
+        except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError,
+                AttributeError) as err:
+            raise FrontendError(f"'{index}' is not a valid weight index "
+                                f"({_first_line(err)})") from None
+        for shard in sorted(set(map(str, shards))):
+            if Path(shard).name != shard:
+                raise FrontendError(f"'{index}' names a weight file outside the folder: "
+                                    f"'{shard}'")
+            files.append(path / shard)
+    return [file for file in files if file.is_file()]
+
+
+def _instantiate(path: Path, config: dict, allow_missing_weights: bool) -> torch.nn.Module:
     import transformers
 
-    names = config.get("architectures") or ["AutoModel"]
-    model_class = getattr(transformers, names[0], None)
+    name = (config.get("architectures") or ["AutoModel"])[0]
+    model_class = getattr(transformers, name, None)
     if model_class is None:
-        raise FrontendError(f"'{path}': transformers has no model class '{names[0]}' "
+        raise FrontendError(f"'{path}': transformers has no model class '{name}' "
                             "(custom code is not run)")
+    if name != "AutoModel" and not (isinstance(model_class, type)
+                                    and issubclass(model_class, transformers.PreTrainedModel)):
+        raise FrontendError(f"'{path}': '{name}' in config.json is not a transformers model "
+                            "class")
     quiet = io.StringIO()
     try:
-        with contextlib.redirect_stderr(quiet):
-            model = model_class.from_pretrained(
-                path, local_files_only=True, attn_implementation="sdpa", dtype=torch.float32
+        with contextlib.redirect_stderr(quiet), contextlib.redirect_stdout(quiet):
+            model, info = model_class.from_pretrained(
+                path, local_files_only=True, attn_implementation="sdpa", dtype=torch.float32,
+                output_loading_info=True,
             )
     except Exception as err:  # transformers raises many kinds on a bad folder
         raise FrontendError(f"cannot load Hugging Face model '{path}': {_first_line(err)}") \
             from None
+    if not allow_missing_weights:
+        _check_weights_cover(path, model, info)
     return model.eval()
+
+
+def _check_weights_cover(path: Path, model: torch.nn.Module, info: dict) -> None:
+    """Refuse weights the checkpoint lacks, and extra copies of the model's own layers.
+
+    Other unexpected keys (another task's head, a pooler the model does not
+    use) are left alone, as transformers does: they change nothing computed.
+    """
+    missing = sorted(info.get("missing_keys") or ())
+    known = _layer_patterns(model)
+    extra = sorted(key for key in info.get("unexpected_keys") or ()
+                   if _layer_pattern(key) in known)
+    if not missing and not extra:
+        return
+    parts = [f"{label} {_first_and_count(keys)}"
+             for label, keys in (("missing", missing), ("unexpected", extra)) if keys]
+    raise FrontendError(f"'{path}': the weights do not match the model ({'; '.join(parts)}); "
+                        "pass --allow-missing-weights (allow_missing_weights=True) to use "
+                        "random values for missing weights")
+
+
+def _layer_pattern(key: str) -> str:
+    """A parameter name with its layer indices blanked: encoder.layer.#.output.dense.weight."""
+    return re.sub(r"(?<=\.)\d+(?=\.)", "#", key)
+
+
+def _layer_patterns(model: torch.nn.Module) -> set[str]:
+    """The blanked names of the model's weights, with and without the base-model prefix."""
+    prefix = getattr(model, "base_model_prefix", "") + "."
+    patterns = set()
+    for key in model.state_dict():
+        pattern = _layer_pattern(key)
+        patterns.add(pattern)
+        if prefix != "." and pattern.startswith(prefix):
+            patterns.add(pattern[len(prefix):])
+    return patterns
+
+
+def _first_and_count(keys: list[str]) -> str:
+    more = f" and {len(keys) - 1} more" if len(keys) > 1 else ""
+    return f"'{keys[0]}'{more}"
 
 
 def hf_example_inputs(model: torch.nn.Module, batch: int, seq_len: int) -> dict:

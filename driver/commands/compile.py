@@ -31,6 +31,7 @@ from sparsec.artifact import MANIFEST, Manifest
 from sparsec.commands.import_model import STAGES
 from sparsec.errors import UserError, reported_errors
 from sparsec.options import (
+    AllowMissingWeightsOption,
     AllowPickleOption,
     BatchOption,
     BlockShapeOption,
@@ -208,6 +209,7 @@ def compile_command(
     batch: BatchOption = 1,
     seq_len: SeqLenOption = 128,
     allow_pickle: AllowPickleOption = False,
+    allow_missing_weights: AllowMissingWeightsOption = False,
 ) -> None:
     """Compile a model for a CPU into an artifact (library + weights + manifest)."""
     with reported_errors(PassFailure):
@@ -223,7 +225,8 @@ def compile_command(
             target=target, mcpu=mcpu, mattr=mattr, threads=threads, sparsity=not no_sparsity,
             block_shape=block_shape, layers=tuple(layer or ()), dense_above=dense_above,
             cost_model=cost_model, batch=batch,
-            seq_len=seq_len, allow_pickle=allow_pickle, dump_ir=dump_ir,
+            seq_len=seq_len, allow_pickle=allow_pickle,
+            allow_missing_weights=allow_missing_weights, dump_ir=dump_ir,
             elide_resources=elide_resources, tune_trials=tune, tune_db=tune_db)
         out = output or str(default_output(model))
         check_output(out)

@@ -21,7 +21,13 @@ from rich.status import Status
 from sparsec.commands.opt import write_atomically
 from sparsec.errors import reported_errors
 from sparsec.ir.core import Operation
-from sparsec.options import AllowPickleOption, BatchOption, ModelArgument, SeqLenOption
+from sparsec.options import (
+    AllowMissingWeightsOption,
+    AllowPickleOption,
+    BatchOption,
+    ModelArgument,
+    SeqLenOption,
+)
 
 STAGES = {
     "loading": "Loading the model",
@@ -31,7 +37,7 @@ STAGES = {
 
 
 def import_with_status(model: str, status: Status, *, batch: int, seq_len: int,
-                       allow_pickle: bool) -> Operation:
+                       allow_pickle: bool, allow_missing_weights: bool = False) -> Operation:
     """Import ``model`` with the frontend, showing each stage on a rich ``status``."""
     # Imported here: torch takes seconds to load and other commands do not need it.
     from sparsec.frontend import import_model
@@ -40,7 +46,7 @@ def import_with_status(model: str, status: Status, *, batch: int, seq_len: int,
         status.update(STAGES.get(stage, stage) + "...")
 
     return import_model(model, batch=batch, seq_len=seq_len, allow_pickle=allow_pickle,
-                        progress=show)
+                        allow_missing_weights=allow_missing_weights, progress=show)
 
 
 def import_command(
@@ -54,6 +60,7 @@ def import_command(
     batch: BatchOption = 1,
     seq_len: SeqLenOption = 128,
     allow_pickle: AllowPickleOption = False,
+    allow_missing_weights: AllowMissingWeightsOption = False,
 ) -> None:
     """Import a model and print its sparsec IR."""
     console = Console(stderr=True)
@@ -62,7 +69,8 @@ def import_command(
 
         with console.status("Starting") as status:
             module = import_with_status(model, status, batch=batch, seq_len=seq_len,
-                                        allow_pickle=allow_pickle)
+                                        allow_pickle=allow_pickle,
+                                        allow_missing_weights=allow_missing_weights)
             status.update("Printing the IR...")
             text = print_op(module, elide_resources=elide_resources)
         text = text if text.endswith("\n") else text + "\n"

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from sparsec.atomic import atomic_path
 from sparsec.errors import UserError, reported_errors
+from sparsec.options import AllowMissingWeightsOption
 
 
 def _block(text: str) -> tuple[int, int]:
@@ -47,6 +48,7 @@ def prune_command(
     allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Allow a pickled module "
                                                "(runs its code!).")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the sample inputs.")] = 0,
+    allow_missing_weights: AllowMissingWeightsOption = False,
 ) -> None:
     """Zero the weakest blocks of the encoder linears and save the pruned model."""
     console = Console(stderr=True)
@@ -58,7 +60,8 @@ def prune_command(
         shape = _block(block)
         try:
             with console.status("Loading the model..."):
-                loaded = load(model, batch=batch, seq_len=seq_len, allow_pickle=allow_pickle)
+                loaded = load(model, batch=batch, seq_len=seq_len, allow_pickle=allow_pickle,
+                              allow_missing_weights=allow_missing_weights)
             with console.status("Pruning..."):
                 report = prune_loaded(loaded, shape, sparsity, scope, global_threshold, seed)
             with console.status(f"Writing {output}..."), \

@@ -1,0 +1,312 @@
+"""Check a model file before torch reads it: intact, complete, and free of code that loading runs.
+
+``torch.export.load`` trusts its archive: it unpickles the sample inputs and any
+``use_pickle`` weight or constant with ``weights_only=False`` (after a failed
+weights-only try), ``pickle.loads`` opaque constants, loads AOTInductor shared
+libraries, and hands every symbolic-shape string of ``models/*.json`` to
+``sympy.sympify``, which ``eval``s it. So before torch sees an archive, every
+member it would read that way is checked here:
+
+- the zip is readable, its names unique, and every member's CRC matches;
+- each member torch would unpickle loads with ``torch.load(weights_only=True)``
+  (torch's own allowlist of tensor-building globals); the ordinary archive's
+  sample inputs do;
+- opaque / TorchBind objects and compiled AOTInductor code are refused;
+- symbolic expressions use only numbers, operators, shape symbols and known
+  sympy / torch functions;
+- every weight and constant the configs name exists and holds enough bytes.
+
+Anything refused is a ``FrontendError`` naming the file and the member, unless
+``allow_pickle`` says the file is trusted (then only damage is refused).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import re
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import torch
+from torch.export.pt2_archive import constants as pt2
+
+from .errors import FrontendError
+
+CHUNK = 1 << 20
+# Names a symbolic expression of torch.export may call (sympy printing of shape guards).
+SYMPY_NAMES = frozenset({
+    "FloorDiv", "ModularIndexing", "Where", "PythonMod", "Mod", "CleanDiv", "CeilToInt",
+    "FloorToInt", "CeilDiv", "LShift", "RShift", "PowByNatural", "FloatPow", "FloatTrueDiv",
+    "IntTrueDiv", "IsNonOverlappingAndDenseIndicator", "TruncToFloat", "TruncToInt",
+    "RoundToInt", "RoundDecimal", "ToFloat", "Identity", "BitwiseFn_bitwise_and",
+    "BitwiseFn_bitwise_or", "BitwiseFn_bitwise_xor", "OpaqueUnaryFn_sqrt", "Max", "Min", "Abs",
+    "Eq", "Ne", "Lt", "Le", "Gt", "Ge", "And", "Or", "Not", "floor", "ceiling", "sqrt", "oo",
+    "zoo", "nan", "True", "False", "true", "false", "Integer", "Rational", "Float",
+})
+SHAPE_SYMBOL = re.compile(r"[a-z]{1,4}\d+")  # s0, u3, zuf1, ...: torch's SymT prefixes
+EXPR_TOKEN = re.compile(
+    r"\s+|[A-Za-z_]\w*|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\*\*|//|[-+*/%(),<>=!&|~]"
+)
+
+
+def check_zip(path: Path) -> list[zipfile.ZipInfo]:
+    """The members of the zip at ``path``, each read whole to check its CRC.
+
+    A damaged central directory, a duplicated name (torch and Python could pick
+    different copies) or a member that does not read back intact is a
+    ``FrontendError`` naming the member where there is one.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            _check_unique_names(path, members)
+            for member in members:
+                _read_through(path, archive, member)
+    except FrontendError:
+        raise
+    except UnicodeDecodeError as err:  # a flipped bit in a UTF-8 member name
+        name = _printable(err.object.decode("utf-8", "replace"))
+        raise FrontendError(f"'{path}' is damaged: the zip directory entry of member '{name}' "
+                            "has an invalid name") from None
+    except Exception as err:  # zipfile raises many kinds on a damaged directory
+        raise FrontendError(f"'{path}' is a damaged or truncated zip archive "
+                            f"({_first_line(err)})") from None
+    return members
+
+
+def _check_unique_names(path: Path, members: list[zipfile.ZipInfo]) -> None:
+    seen: set[str] = set()
+    for member in members:
+        key = member.filename.lower()  # torch's zip reader looks names up ignoring case
+        if key in seen:
+            raise FrontendError(f"'{path}' is damaged or ambiguous: member "
+                                f"'{_printable(member.filename)}' appears twice")
+        seen.add(key)
+
+
+def _read_through(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+    if member.compress_type == zipfile.ZIP_STORED and member.compress_size != member.file_size:
+        # Python reads file_size bytes and would pass; torch's reader checks both sizes.
+        raise FrontendError(f"'{path}' is damaged: the zip directory gives member "
+                            f"'{_printable(member.filename)}' two different sizes")
+    try:
+        with archive.open(member) as file:
+            while file.read(CHUNK):
+                pass
+    except Exception as err:  # BadZipFile (CRC, header), zlib.error, EOFError, ...
+        raise FrontendError(f"'{path}' is damaged: member '{_printable(member.filename)}' does "
+                            f"not read back intact ({_first_line(err)})") from None
+
+
+def check_export_archive(path: Path, allow_pickle: bool) -> None:
+    """Refuse an export archive that is damaged, incomplete or would run code when loaded."""
+    members = check_zip(path)
+    with zipfile.ZipFile(path) as archive:
+        records = _records(path, members)
+        reader = _Reader(path, archive, records, allow_pickle)
+        reader.check()
+
+
+def _records(path: Path, members: list[zipfile.ZipInfo]) -> dict[str, str]:
+    """Record name (below the one top folder torch expects) -> member name."""
+    tops = {member.filename.split("/", 1)[0] for member in members}
+    if len(tops) != 1 or any("/" not in m.filename for m in members):
+        raise FrontendError(f"'{path}' is not a well-formed torch.export archive: its members "
+                            "are not all in one top folder")
+    return {m.filename.split("/", 1)[1]: m.filename for m in members if not m.is_dir()}
+
+
+class _Reader:
+    """Walks the records ``torch.export.load`` would read, checking each the way torch uses it."""
+
+    def __init__(self, path: Path, archive: zipfile.ZipFile, records: dict[str, str],
+                 allow_pickle: bool) -> None:
+        self.path, self.archive, self.records = path, archive, records
+        self.allow_pickle = allow_pickle
+
+    def check(self) -> None:
+        if not self.allow_pickle:
+            for record in self.records:
+                if record.startswith((pt2.AOTINDUCTOR_DIR, pt2.MTIA_DIR)):
+                    self._refuse(record, "holds compiled native code that loading would run")
+        models = [r for r in sorted(self.records) if r.startswith(pt2.MODELS_DIR)]
+        if not models:
+            raise FrontendError(f"torch.export archive '{self.path}' holds no program "
+                                f"(no {pt2.MODELS_DIR}*.json member)")
+        for record in models:
+            name = record[len(pt2.MODELS_DIR):-len(".json")]  # as torch derives it
+            self._check_program(record)
+            self._check_pickle(pt2.SAMPLE_INPUTS_FILENAME_FORMAT.format(name), required=True)
+            self._check_payloads(name, pt2.WEIGHTS_DIR, pt2.WEIGHTS_CONFIG_FILENAME_FORMAT)
+            self._check_payloads(name, pt2.CONSTANTS_DIR, pt2.CONSTANTS_CONFIG_FILENAME_FORMAT)
+
+    # -- members ------------------------------------------------------------------------------
+
+    def _member(self, record: str) -> str:
+        return _printable(self.records.get(record, record))
+
+    def _read(self, record: str) -> bytes:
+        if record not in self.records:
+            raise FrontendError(f"torch.export archive '{self.path}' is incomplete: it has no "
+                                f"member '{_printable(record)}'")
+        return self.archive.read(self.records[record])
+
+    def _json(self, record: str) -> Any:
+        try:
+            return json.loads(self._read(record).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise FrontendError(f"'{self.path}' is damaged: member '{self._member(record)}' is "
+                                f"not valid JSON ({_first_line(err)})") from None
+
+    def _refuse(self, record: str, why: str) -> None:
+        raise FrontendError(f"'{self.path}': member '{self._member(record)}' {why}; pass "
+                            "--allow-pickle (allow_pickle=True) only if you trust the file")
+
+    # -- what torch would evaluate or unpickle ------------------------------------------------
+
+    def _check_program(self, record: str) -> None:
+        """Every symbolic expression torch would ``sympify`` (an ``eval``) is plain arithmetic."""
+        program = self._json(record)
+        for expr in _expr_strings(program):
+            bad = _bad_expr_name(expr)
+            if bad is not None:
+                raise FrontendError(f"'{self.path}': member '{self._member(record)}' holds a "
+                                    f"symbolic shape expression that is not arithmetic "
+                                    f"({bad!r} in {expr[:60]!r}); torch would evaluate it as "
+                                    "Python code")
+
+    def _check_pickle(self, record: str, required: bool = False) -> None:
+        """A member torch unpickles must load with torch's weights-only unpickler."""
+        if record not in self.records and not required:
+            return
+        data = self._read(record)
+        if self.allow_pickle:
+            return
+        check_weights_only(io.BytesIO(data), f"'{self.path}': member '{self._member(record)}'")
+
+    def _check_payloads(self, name: str, folder: str, config_format: str) -> None:
+        legacy = f"{folder}{name}.pt"
+        if legacy in self.records:  # the old single-file layout, unpickled as a whole
+            self._check_pickle(legacy)
+            return
+        config_record = config_format.format(name)
+        config = self._json(config_record)
+        entries = config.get("config") if isinstance(config, dict) else None
+        if not isinstance(entries, dict):
+            raise FrontendError(f"'{self.path}' is damaged: member "
+                                f"'{self._member(config_record)}' is not a payload config")
+        for fqn, entry in entries.items():
+            self._check_payload(fqn, entry, folder, config_record)
+
+    def _check_payload(self, fqn: str, entry: Any, folder: str, config_record: str) -> None:
+        file_name = entry.get("path_name") if isinstance(entry, dict) else None
+        if not isinstance(file_name, str) or not _plain_name(file_name):
+            raise FrontendError(f"'{self.path}' is damaged: member "
+                                f"'{self._member(config_record)}' gives '{_printable(fqn)}' "
+                                "no valid file")
+        record = folder + file_name
+        if file_name.startswith((pt2.CUSTOM_OBJ_FILENAME_PREFIX, pt2.OPAQUE_OBJ_FILENAME_PREFIX)):
+            self._read(record)
+            if not self.allow_pickle:
+                self._refuse(record, "is a pickled Python object that loading would run")
+        elif entry.get("use_pickle"):
+            self._check_pickle(record, required=True)
+        else:
+            self._check_tensor_size(fqn, entry, record)
+
+    def _check_tensor_size(self, fqn: str, entry: dict, record: str) -> None:
+        """A raw tensor member holds at least the bytes its shape, strides and offset reach."""
+        if record not in self.records:
+            self._read(record)  # raises: incomplete
+        needed = _needed_bytes(entry.get("tensor_meta"))
+        if needed is None:
+            raise FrontendError(f"'{self.path}' is damaged: the tensor metadata of "
+                                f"'{_printable(fqn)}' is not valid")
+        size = self.archive.getinfo(self.records[record]).file_size
+        if size < needed:
+            raise FrontendError(f"'{self.path}' is damaged: member '{self._member(record)}' "
+                                f"holds {size} bytes but '{_printable(fqn)}' needs {needed}")
+
+
+def check_weights_only(file: io.BytesIO | Path, what: str) -> None:
+    """``file`` must load with ``torch.load(weights_only=True)``: only tensors and containers.
+
+    Refused with a ``FrontendError`` starting with ``what`` otherwise (a pickle
+    that would import or call anything else, or a damaged one).
+    """
+    mmap = isinstance(file, Path) and zipfile.is_zipfile(file)
+    try:
+        torch.load(file, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError:
+        raise FrontendError(f"{what} is a pickle that would run code when loaded (it needs more "
+                            "than tensors and plain containers); pass --allow-pickle "
+                            "(allow_pickle=True) only if you trust the file") from None
+    except Exception as err:  # a damaged pickle fails in many ways
+        raise FrontendError(f"{what} is damaged ({_first_line(err)})") from None
+
+
+def _expr_strings(node: Any) -> Iterator[str]:
+    """Every ``expr_str`` value in a serialized program (any depth)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            value = item.get("expr_str")
+            if value is not None:
+                yield value if isinstance(value, str) else repr(value)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def _bad_expr_name(expr: str) -> str | None:
+    """The first token of ``expr`` not a number, operator, shape symbol or known function."""
+    position = 0
+    while position < len(expr):
+        match = EXPR_TOKEN.match(expr, position)
+        if match is None:
+            return expr[position]
+        token = match.group()
+        if (token[0].isalpha() or token[0] == "_") and token not in SYMPY_NAMES \
+                and not SHAPE_SYMBOL.fullmatch(token):
+            return token
+        position = match.end()
+    return None
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and PurePosixPath(name).name == name and name not in (".", "..") \
+        and "\\" not in name
+
+
+def _needed_bytes(meta: Any) -> int | None:
+    """Bytes a strided tensor reaches: (offset + sum((size-1)*stride) + 1) * element size."""
+    from torch._export.serde.serialize import deserialize_scalar_type
+
+    try:
+        sizes = [s["as_int"] for s in meta["sizes"]]
+        strides = [s["as_int"] for s in meta["strides"]]
+        offset = meta["storage_offset"]["as_int"]
+        element = torch._utils._element_size(deserialize_scalar_type(meta["dtype"]))
+    except (KeyError, TypeError, IndexError, ValueError, RuntimeError):
+        return None
+    numbers = [*sizes, *strides, offset]
+    if not all(type(n) is int and n >= 0 for n in numbers) or len(sizes) != len(strides):
+        return None
+    if 0 in sizes:
+        return 0
+    return (offset + sum((s - 1) * t for s, t in zip(sizes, strides, strict=True)) + 1) * element
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters escaped, so that a hostile name cannot break the line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0]
