@@ -39,6 +39,7 @@ from sparsec.passes.sparsity_analysis import DEFAULT_BLOCK_SHAPES
 
 BLOCK_SHAPES = tuple(parse_block_shape(text) for text in DEFAULT_BLOCK_SHAPES)
 MAX_TOKEN_TILE = 12  # rows family: broadcasts per loaded weight vector
+ONE_ROW_TOKENS = 32  # tokens family, one-row blocks: tokens per panel
 UNROLL_LIMIT = 64  # fully unroll a block's (R, C) loops up to this many multiply-adds
 
 
@@ -94,9 +95,10 @@ def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuT
         tile = max(1, min(m, MAX_TOKEN_TILE, budget // (rows // lanes)))
         return BsrPlan(m, n, k, block, lanes, "rows", _balanced(m, tile), epilogue=epilogue)
     # Every multiply-add loads a fresh vector of Xᵀ that only a block's R rows share. For R = 1,
-    # two vectors per tile measured fastest at 70-90 % sparsity (wider panels of Xᵀ fall out of
-    # the caches), eight at 50 %; R ≥ 2 takes as many as the registers hold.
-    limit = 2 if rows == 1 else budget // rows
+    # panels of 32 tokens measured fastest at 70-90 % sparsity on both widths (2 AVX-512 or 4
+    # AVX2 vectors; wider panels fall out of the caches, narrower ones reload the weights more
+    # often: 16 tokens ran 20-30 % slower on Zen 3); R ≥ 2 takes as many as the registers hold.
+    limit = max(1, ONE_ROW_TOKENS // lanes) if rows == 1 else budget // rows
     vectors = _least_padding(_ceil_div(m, lanes), max(1, limit))
     group = max(1, lanes // rows)  # a group's outputs fill whole vectors of y
     return BsrPlan(m, n, k, block, lanes, "tokens", lanes * vectors, group, epilogue)
