@@ -26,7 +26,8 @@ AllowMissingWeightsOption = Annotated[
 # The block-shape choices of `analyze` and `compile`.
 DEFAULT_BLOCK_SHAPES_TEXT = ",".join(DEFAULT_BLOCK_SHAPES)
 BlockShapesOption = Annotated[
-    str, typer.Option("--block-shapes", help="Candidate block shapes RxC, comma-separated.")
+    str, typer.Option("--block-shapes", metavar="RxC,...",
+                      help="Candidate block shapes, comma-separated.")
 ]
 BlockShapeOption = Annotated[
     str, typer.Option("--block-shape", metavar="RxC",
@@ -35,13 +36,16 @@ BlockShapeOption = Annotated[
 ]
 LayerOption = Annotated[
     list[str] | None,
-    typer.Option("--layer", help="GLOB=RxC or GLOB=dense for matching weight names "
-                                 "(repeatable; first match wins, before --block-shape)."),
+    typer.Option("--layer", metavar="GLOB=RxC",
+                 help="GLOB=RxC or GLOB=dense for matching weight names (repeatable; first "
+                      "match wins, before --dense-above and --block-shape)."),
 ]
 DenseAboveOption = Annotated[
-    float, typer.Option("--dense-above", help="Weights denser than this stay dense.")
+    float, typer.Option("--dense-above", metavar="FRACTION",
+                        help="Weights denser than this stay dense.")
 ]
 CostModelOption = Annotated[
-    str, typer.Option("--cost-model", help="analytic, auto (this CPU's cached calibration "
-                                           "if any) or a JSON file.")
+    str, typer.Option("--cost-model", metavar="NAME|FILE",
+                      help="analytic, auto (this CPU's cached calibration if any) or a JSON "
+                           "file.")
 ]

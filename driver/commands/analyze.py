@@ -3,7 +3,7 @@
     sparsec analyze path/to/hf-model
     sparsec analyze model.pt2 --block-shapes 32x1,16x1,1x1 --layer '*.attention.*=dense'
     sparsec analyze model.pt2 --json > sparsity.json
-    sparsec analyze model.pt2 --plot blocks.png
+    sparsec analyze model.pt2 --plot blocks.png                 # says where it wrote the PNG
 
 Imports the model, runs ``sparsity-analysis`` and ``block-shape-selection``,
 and prints one row per linear: density, structured zeros, the three block
@@ -230,8 +230,9 @@ def print_report(console: Console, model: str, layers: list[LayerReport], timing
                   f"(model import {timing['import_seconds']:.2f} s)")
 
 
-def plot_blocks(path: str, model: str, layers: list[LayerReport]) -> None:
-    """Heatmaps of the chosen block masks (weights chosen for BSR first, then dense ones)."""
+def plot_blocks(path: str, model: str, layers: list[LayerReport]) -> str:
+    """Heatmaps of the chosen block masks (weights chosen for BSR first, then dense ones);
+    returns the line that says where they went."""
     if not layers:
         raise UserError("--plot: the model has no linear with a constant weight to draw")
     ordered = [la for la in layers if la.choice != DENSE] + [la for la in layers
@@ -246,6 +247,7 @@ def plot_blocks(path: str, model: str, layers: list[LayerReport]) -> None:
     shown = f"{len(panels)} of {len(layers)} weights" if len(layers) > len(panels) else "weights"
     name = Path(model).name or model
     write_mask_plot(path, panels, f"{name}: block density of the chosen shapes ({shown})")
+    return f"wrote the block masks of {len(panels)} of {len(layers)} weights to {path}"
 
 
 # -- the command --------------------------------------------------------------------------
@@ -257,6 +259,7 @@ def _check_plot_path(plot: str) -> None:
         raise UserError(f"--plot: '{plot}' must be a .png file")
     if not Path(plot).absolute().parent.is_dir():
         raise UserError(f"--plot: folder '{Path(plot).absolute().parent}' does not exist")
+    import matplotlib  # noqa: F401  (a missing package fails now, not after the import)
 
 
 def _host_cpu() -> str:
@@ -294,7 +297,8 @@ def analyze_command(
     ] = False,
     plot: Annotated[
         str | None,
-        typer.Option("--plot", help="Also draw the chosen block masks into this PNG file."),
+        typer.Option("--plot", metavar="FILE.png",
+                     help="Also draw the chosen block masks into this PNG file."),
     ] = None,
     batch: BatchOption = 1,
     seq_len: SeqLenOption = 128,
@@ -317,9 +321,10 @@ def analyze_command(
             layers = analyze_module(module, analysis, selection, costs)
             timing = {"import_seconds": round(imported - start, 3),
                       "analysis_seconds": round(time.perf_counter() - imported, 3)}
+            plotted = None
             if plot is not None:
                 status.update("Drawing the block masks...")
-                plot_blocks(plot, model, layers)
+                plotted = plot_blocks(plot, model, layers)
         if as_json:
             settings = {"block_shapes": list(analysis.block_shapes), "force": force,
                         "layers": list(layer or []), "dense_above": dense_above,
@@ -328,6 +333,8 @@ def analyze_command(
         else:
             console = Console() if sys.stdout.isatty() else Console(width=240)
             print_report(console, model, layers, timing)
+        if plotted is not None:  # on stderr with --json, which keeps stdout one JSON document
+            print(plotted, file=sys.stderr if as_json else sys.stdout)
 
 
 def register(app: typer.Typer) -> None:

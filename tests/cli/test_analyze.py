@@ -150,6 +150,7 @@ def test_table_shows_layers_choices_summary_and_timing(model_dir, tmp_path):
                and "predicted speedup of all linears together: " in line for line in lines)
     assert any(line.startswith("analysis took ") and " s (model import " in line
                for line in lines)
+    assert lines[-1] == f"wrote the block masks of 12 of 13 weights to {png}"
 
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"

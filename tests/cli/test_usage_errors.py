@@ -11,7 +11,7 @@ import pytest
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["compile"], "error: sparsec compile: Missing argument 'model'."),
+        (["compile"], "error: sparsec compile: Missing argument 'MODEL'."),
         (["opt", "--no-such-flag"], "error: sparsec opt: No such option: --no-such-flag"),
         (["frobnicate"], "error: sparsec: No such command 'frobnicate'."),
         (["prune", "model-dir"], "error: sparsec prune: Missing option '-o'."),
