@@ -124,6 +124,9 @@ def run_command(
             raise UserError(f"--output: folder '{Path(output).absolute().parent}' does not exist")
         given = read_inputs(input_ or [], inputs)
         model, arrays = load_with_inputs(artifact, threads, given, seed)
+        # Checked before anything is printed: a refused input must not be described as valid.
+        arrays = dict(zip([i.name for i in model.inputs], model.check_inputs((), arrays),
+                          strict=True))
         for info in model.inputs:
             source = "given" if info.name in given else f"generated (seed {seed})"
             print(f"input  {info.name}: {info.describe()} {source}")
