@@ -504,7 +504,8 @@ def _attention(low: _Lowerer, op: Operation, q, k, v, mask=None) -> relax.Expr:
         _ints(user, "perm") == [0, 2, 1, 3]
     seq_major.append(fold_out)
     plan = AttentionPlan(bh[0], bh[1], sq, sk, d, dv, float(_prop(op, "scale")), kind,
-                         low.target.vector_lanes, tuple(seq_major), mask_shape)
+                         low.target.vector_lanes, tuple(seq_major), mask_shape,
+                         low.target.num_threads)
     y_shape = (bh[0], sq, bh[1], dv) if fold_out else (*bh, sq, dv)
     y = low._call(attention_func(plan), "attention", args, y_shape)
     if fold_out:  # the permute is done: its value is the kernel's output as it is

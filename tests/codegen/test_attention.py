@@ -1,0 +1,46 @@
+"""The attention kernel's parallel split: one task per head when the heads give every thread two
+tasks, else a few blocks of query rows per head (each with its own kᵀ copy); results stay exact."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sparsec.codegen.attention import AttentionPlan, attention_func
+from sparsec.codegen.kernel import CompiledKernel
+from sparsec.codegen.target import parse_target
+
+
+def plan(batch, heads, seq, threads, lanes=8):
+    return AttentionPlan(batch, heads, seq, seq, 64, 64, 0.125, "additive", lanes,
+                         (True,) * 4, (batch, 1, 1, seq), threads)
+
+
+@pytest.mark.parametrize(("batch", "heads", "seq", "threads", "rows_per_task"), [
+    (1, 12, 128, 2, 128),  # BERT-base on 2 threads: one task (and one kᵀ copy) per head
+    (1, 12, 128, 16, 44),  # 3 blocks per head for 32 tasks: 11 register tiles of 4 rows
+    (8, 12, 128, 2, 128),
+    (1, 2, 37, 8, 8),  # 8 blocks per head asked: 10 tiles of 4 rows, 2 tiles per block
+    (1, 1, 3, 4, 3),  # fewer rows than a tile: one task
+])
+def test_rows_per_task(batch, heads, seq, threads, rows_per_task):
+    assert plan(batch, heads, seq, threads).rows_per_task == rows_per_task
+
+
+@pytest.mark.parametrize("threads", [1, 8])
+def test_several_tasks_per_head_give_the_same_result(threads):
+    batch, heads, seq, size = 1, 2, 37, 64
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((batch, seq, heads, size)).astype(np.float32)
+               for _ in range(3))
+    mask = rng.standard_normal((batch, 1, 1, seq)).astype(np.float32)
+    kernel = CompiledKernel(attention_func(plan(batch, heads, seq, threads)), "attention",
+                            parse_target("llvm", num_threads=2))
+    out = np.zeros_like(q)
+    tensors = kernel.tensors(q, k, v, mask, out)
+    kernel.run(*tensors)
+    qh, kh, vh = (x.transpose(0, 2, 1, 3).astype(np.float64) for x in (q, k, v))
+    scores = qh @ kh.transpose(0, 1, 3, 2) * 0.125 + mask
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    expected = (weights / weights.sum(-1, keepdims=True)) @ vh
+    np.testing.assert_allclose(tensors[-1].numpy(), expected.transpose(0, 2, 1, 3), atol=1e-5)
