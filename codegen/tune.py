@@ -3,11 +3,14 @@
     options = TuneOptions(trials=64)              # database: ~/.cache/sparsec/tuning/<cpu>
     mod, report = tune_module(fused_mod, target, options, progress=print)
 
-What is tuned: the PrimFuncs that Relax legalization and fusion produce (layer norm, softmax,
-gathers, layout changes, elementwise chains), i.e. those ``schedule.py`` would schedule
-generically, when they have at least ``MIN_TUNED_WORK`` elements. The hand-written kernels
-(dense and BSR linear, attention, matmul) are left alone: they are loop nests without blocks,
-which meta_schedule cannot transform, and they are already tiled for the target.
+What is tuned: the PrimFuncs that Relax legalization and fusion leave to ``schedule.py``'s
+generic schedules, when they have at least ``MIN_TUNED_WORK`` elements. Which ones those are
+depends on the model: on BERT they are the embedding gathers (``take``), the sum of the
+embeddings, reshapes and slices, and the attention mask's ``logical_and``; an elementwise
+chain or a softmax outside attention would be one too. The hand-written kernels (dense and BSR
+linear, attention with its softmax, float32 layer norm, matmul) are left alone: they are loop
+nests without blocks, which meta_schedule cannot transform, and they are already tiled for the
+target.
 
 The generic schedule competes: before a kernel is tuned, its generic schedule is measured with
 the same builder and runner and committed to the database as one more record. The database's
@@ -87,15 +90,21 @@ class TuneReport:
     kernels: tuple[KernelTiming, ...]
 
     def summary(self) -> str:
-        """One line: kernels tuned now or reused, total best time against the generic one."""
-        tuned = sum(k.tuned_now for k in self.kernels)
+        """One line: the kernels searched now or found in the database, how many run a tuned
+        schedule (the others keep the generated one), and their measured total time."""
+        if not self.kernels:
+            return (f"tuning: no generically scheduled kernel has {MIN_TUNED_WORK} elements or "
+                    "more; nothing to tune")
+        count = len(self.kernels)
+        searched = sum(k.tuned_now for k in self.kernels)
         generic = sum(k.generic_seconds for k in self.kernels)
         best = sum(k.best_seconds for k in self.kernels)
         faster = sum(k.best_seconds < k.generic_seconds for k in self.kernels)
-        return (f"tuning: {len(self.kernels)} kernels ({tuned} tuned with {self.trials} trials, "
-                f"{len(self.kernels) - tuned} from the database), {faster} faster than the "
-                f"generic schedule; their total {best * 1e6:.1f} us vs {generic * 1e6:.1f} us "
-                f"generic; database {self.database}")
+        return (f"tuning: {count} generically scheduled kernels, {searched} searched now "
+                f"({self.trials} meta_schedule trials each) and {count - searched} from the "
+                f"database in '{self.database}'; {faster} run a tuned schedule, {count - faster} "
+                f"keep the generated one; together {best * 1e6:.1f} us instead of "
+                f"{generic * 1e6:.1f} us")
 
 
 def default_database(cpu: str) -> Path:
