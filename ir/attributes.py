@@ -251,18 +251,25 @@ def _format_nested(array: np.ndarray, element_type: Type) -> str:
 
 @dataclass(frozen=True, eq=False)
 class DenseElementsAttr(Attribute):
-    """Inline tensor constant, ``dense<[1.0, 2.0]> : tensor<2xf32>`` (splats print once)."""
+    """Inline tensor constant, ``dense<[1.0, 2.0]> : tensor<2xf32>`` (splats print once).
+
+    Built from a scalar (a splat), ``array`` is a read-only broadcast view of it: a
+    ``dense<0.0> : tensor<1000000x1000000xf32>`` costs one element, never four terabytes.
+    """
 
     type: TensorType
     array: np.ndarray
+    _splat: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         array = np.asarray(self.array, dtype=self.type.dtype)
-        array = np.broadcast_to(array, self.type.shape).copy() if array.ndim == 0 else array
+        if array.ndim == 0:
+            array = np.broadcast_to(array, self.type.shape)  # a view: no copy per element
         if array.shape != self.type.shape:
             raise ValueError(f"dense data of shape {array.shape} does not match {self.type}")
         array.setflags(write=False)
         object.__setattr__(self, "array", array)
+        object.__setattr__(self, "_splat", _splat_of(array))
 
     @classmethod
     def from_array(cls, array: np.ndarray) -> DenseElementsAttr:
@@ -271,25 +278,44 @@ class DenseElementsAttr(Attribute):
 
     @property
     def is_splat(self) -> bool:
-        flat = self.array.reshape(-1)
-        return flat.size > 0 and bool(np.all(flat == flat[0]))
+        """Every element has the same bits (so 0.0 and -0.0 differ, and a NaN splat is one)."""
+        return self._splat is not None
+
+    @property
+    def splat_value(self) -> bool | int | float:
+        """The element of a splat (``is_splat`` must hold)."""
+        if self._splat is None:
+            raise ValueError(f"{self.type} constant is not a splat")
+        return self._splat.item()
+
+    def _key(self) -> tuple[TensorType, bytes]:
+        data = self._splat if self._splat is not None else self.array
+        return self.type, data.tobytes()
 
     def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, DenseElementsAttr)
-            and self.type == other.type
-            and self.array.tobytes() == other.array.tobytes()
-        )
+        return isinstance(other, DenseElementsAttr) and self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash((self.type, self.array.tobytes()))
+        return hash(self._key())
 
     def __str__(self) -> str:
-        if self.is_splat and self.array.size > 1:
-            body = _format_scalar(self.array.reshape(-1)[0].item(), self.type.element_type)
+        if self._splat is not None and self.array.size > 1:
+            body = _format_scalar(self._splat.item(), self.type.element_type)
         else:
             body = _format_nested(self.array, self.type.element_type)
         return f"dense<{body}> : {self.type}"
+
+
+def _splat_of(array: np.ndarray) -> np.ndarray | None:
+    """The first element when all elements are bit-identical, else None (cheap on a view)."""
+    if array.size == 0:
+        return None
+    first = np.array(array[(0,) * array.ndim])  # a 0-d copy
+    if all(stride == 0 for stride in array.strides):  # a broadcast scalar
+        return first
+    bits = np.dtype(f"u{array.dtype.itemsize}")
+    flat = np.ascontiguousarray(array).reshape(-1).view(bits)
+    return first if bool(np.all(flat == flat[0])) else None
 
 
 @dataclass(eq=False)

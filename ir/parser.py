@@ -27,7 +27,7 @@ import numpy as np
 from lark import Lark, Token
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedToken
 
-from . import verifier
+from . import limits, verifier
 from .attributes import (
     ArrayAttr,
     Attribute,
@@ -89,14 +89,11 @@ def parse_module(text: str, filename: str = "<stdin>", *, verify: bool = True) -
             raise _syntax_error(err, builder) from None
         finally:
             builder.reset("", "")
-    if verify:
+    if verify:  # (the parser's nesting limit keeps its recursion shallow)
         try:
             verifier.verify(module)
         except verifier.VerificationError as err:
             raise _verifier_error(err, text, filename) from None
-        except RecursionError:  # the verifier recurses into regions
-            message = "regions nest too deeply to verify"
-            raise ParseError.at(message, filename, text, 1, 1) from None
     return module
 
 
@@ -125,7 +122,18 @@ def _builder() -> _IRBuilder:
 @cache
 def _lark() -> Lark:
     grammar = Path(__file__).with_name("grammar.lark").read_text()
-    return Lark(grammar, parser="lalr", transformer=_builder(), maybe_placeholders=True)
+    builder = _builder()
+    callbacks = dict.fromkeys(_OPENING, builder.open_bracket)
+    callbacks |= dict.fromkeys(_CLOSING, builder.close_bracket)
+    callbacks |= {"INT": builder.check_digits, "HEX": builder.check_digits}
+    return Lark(grammar, parser="lalr", transformer=builder, maybe_placeholders=True,
+                lexer_callbacks=callbacks)
+
+
+# lark's names for the bracket tokens: the lexer counts them, so no structure can nest deeper
+# than limits.MAX_NESTING and overflow the stack of the code that later recurses into it.
+_OPENING = ("LPAR", "LSQB", "LBRACE", "LESSTHAN")
+_CLOSING = ("RPAR", "RSQB", "RBRACE", "MORETHAN")
 
 
 # -- the builder: one method per grammar rule -----------------------------------
@@ -160,9 +168,33 @@ class _IRBuilder:
         self.resources: dict[str, Resource] = {}
         self.resource_types: dict[str, list[tuple[TensorType, Token]]] = {}
         self.blobs: dict[str, Token] = {}
+        self.depth = 0  # brackets open at the current token
 
     def error(self, message: str, token: Token) -> ParseError:
         return ParseError.at(message, self.filename, self.text, token.line, token.column)
+
+    # -- lexer callbacks: limits checked token by token ------------------------
+
+    def open_bracket(self, token: Token) -> Token:
+        self.depth += 1
+        if self.depth > limits.MAX_NESTING:
+            raise self.error(
+                f"'{token}' nests deeper than the limit of {limits.MAX_NESTING} open brackets",
+                token,
+            )
+        return token
+
+    def close_bracket(self, token: Token) -> Token:
+        self.depth = max(self.depth - 1, 0)  # a stray closer is the parser's to report
+        return token
+
+    def check_digits(self, token: Token) -> Token:
+        what, digits, limit = "integer literal", len(token.lstrip("-")), limits.MAX_LITERAL_DIGITS
+        if token.type == "HEX":
+            what, digits, limit = "hex literal", len(token) - 2, limits.MAX_HEX_DIGITS
+        if digits > limit:
+            raise self.error(f"{what} has {digits} digits, more than the limit of {limit}", token)
+        return token
 
     # -- operations ----------------------------------------------------------
 
@@ -279,6 +311,9 @@ class _IRBuilder:
         binding = self.region_stack[-1].names.get(name)
         if binding is None:
             raise self.error(self.undefined_message(name), token)
+        if len(number) > limits.MAX_LITERAL_DIGITS:
+            raise self.error(f"result number in '{_shorten(token)}' has {len(number)} digits, "
+                             f"more than the limit of {limits.MAX_LITERAL_DIGITS}", token)
         position = int(number) if number else 0
         if position >= len(binding.values):
             raise self.error(f"'{name}' has {_plural(len(binding.values), 'result')}", token)
@@ -337,37 +372,73 @@ class _IRBuilder:
     def scalar_type(self, children: list) -> Type:
         """scalar_type: BARE_ID"""
         (token,) = children
-        type_ = _scalar_type(token)
+        type_ = self.scalar(token, token)
         if type_ is None:
-            raise self.error(f"unknown type '{token}'", token)
+            raise self.error(f"unknown type '{_shorten(token)}'", token)
         return type_
+
+    def scalar(self, name: str, token: Token) -> Type | None:
+        """The scalar type ``name`` (None if there is none); an ``iN`` too wide is an error."""
+        if name in _SCALAR_TYPES:
+            return _SCALAR_TYPES[name]
+        if _INTEGER_TYPE.fullmatch(name) is None:
+            return None
+        if len(name) - 1 > 8 or int(name[1:]) > limits.MAX_INTEGER_WIDTH:
+            raise self.error(f"integer type '{_shorten(name)}' is wider than the limit of "
+                             f"{limits.MAX_INTEGER_WIDTH} bits", token)
+        return IntegerType(int(name[1:]))
 
     def tensor_type(self, children: list) -> TensorType:
         """tensor_type: TENSOR_TYPE"""
         (token,) = children
         type_ = _TENSOR_CACHE.get(token)
         if type_ is None:
-            type_ = _TENSOR_CACHE[str(token)] = self.parse_tensor_type(token)
+            type_ = self.parse_tensor_type(token)
+            if len(_TENSOR_CACHE) >= _TENSOR_CACHE_SIZE:  # bounded: texts may be hostile
+                _TENSOR_CACHE.clear()
+            _TENSOR_CACHE[str(token)] = type_
         return type_
 
     def parse_tensor_type(self, token: Token) -> TensorType:
         if not token.endswith(">"):
-            raise self.error(f"tensor type '{token}' is missing its closing '>'", token)
+            raise self.error(f"tensor type '{_shorten(token)}' is missing its closing '>'", token)
         body = token[len("tensor<") : -1]
         if body.startswith("*"):
-            raise self.error(f"unranked tensor type '{token}' is not supported", token)
+            raise self.error(f"unranked tensor type '{_shorten(token)}' is not supported", token)
         match = _TENSOR_BODY.fullmatch(body)
         if match is None:
             raise self.error(
-                f"bad tensor type '{token}': expected dimensions (like '2x?x') and an "
+                f"bad tensor type '{_shorten(token)}': expected dimensions (like '2x?x') and an "
                 "element type",
                 token,
             )
-        element = _scalar_type(match[2])
+        element = self.scalar(match[2], token)
         if element is None:
-            raise self.error(f"unknown element type '{match[2]}' in '{token}'", token)
-        dims = match[1].split("x")[:-1]
-        return TensorType(tuple(None if d == "?" else int(d) for d in dims), element)
+            raise self.error(f"unknown element type '{_shorten(match[2])}' in "
+                             f"'{_shorten(token)}'", token)
+        shape = self.dimensions(match[1].split("x")[:-1], token)
+        elements = math.prod(d for d in shape if d is not None)
+        if elements > limits.MAX_ELEMENTS:
+            raise self.error(f"'{_shorten(token)}' has {elements} elements, more than the limit "
+                             f"of {limits.MAX_ELEMENTS} (2^62 - 1)", token)
+        return TensorType(shape, element)
+
+    def dimensions(self, dims: list[str], token: Token) -> tuple[int | None, ...]:
+        """The dimensions of a tensor type, each within limits.MAX_DIMENSION."""
+        if len(dims) > limits.MAX_RANK:
+            raise self.error(f"'{_shorten(token)}' has rank {len(dims)}, more than the limit "
+                             f"of {limits.MAX_RANK}", token)
+        shape: list[int | None] = []
+        column = token.column + len("tensor<")
+        for dim in dims:
+            size = None if dim == "?" else dim.lstrip("0") or "0"
+            if size is not None and (len(size) > 19 or int(size) > limits.MAX_DIMENSION):
+                message = (f"dimension {_shorten(dim)} is more than the limit of "
+                           f"{limits.MAX_DIMENSION} (2^62 - 1)")
+                raise ParseError.at(message, self.filename, self.text, token.line, column)
+            shape.append(None if size is None else int(size))
+            column += len(dim) + 1
+        return tuple(shape)
 
     def function_type(self, children: list) -> FunctionType:
         """function_type: "(" [type_list] ")" "->" function_results"""
@@ -454,21 +525,35 @@ class _IRBuilder:
         return SymbolRefAttr(name)
 
     def dense_attr(self, children: list) -> DenseElementsAttr:
-        """dense_attr: "dense" "<" dense_literal ">" ":" type"""
-        literal, type_ = children
-        token = _first_token(literal)
+        """dense_attr: dense_keyword "<" dense_literal ">" ":" type"""
+        keyword, literal, type_ = children
+        token = _first_token(literal, keyword)
         type_ = self.static_tensor(type_, "dense", token)
-        if isinstance(literal, Token):  # a splat
-            array = np.full(type_.shape, self.element(literal, type_.element_type))
-        else:
-            shape, flat = self.flatten(literal, token, type_.rank)
-            if shape != tuple(type_.shape):
-                raise self.error(
-                    f"dense literal has shape {list(shape)} but the type is {type_}", token
-                )
-            values = [self.element(t, type_.element_type) for t in flat]
-            array = np.array(values, dtype=type_.dtype).reshape(shape)
-        return DenseElementsAttr(type_, array)
+        if isinstance(literal, Token):  # a splat: one element, broadcast (never materialized)
+            size = type_.num_elements * type_.dtype.itemsize
+            if size > limits.MAX_SPLAT_BYTES:
+                raise self.error(f"dense splat of {type_} would span {size} bytes, more than "
+                                 f"the limit of {limits.MAX_SPLAT_BYTES} (2^63 - 1)", token)
+            value = self.dense_element(literal, type_.element_type)
+            return DenseElementsAttr(type_, np.array(value, dtype=type_.dtype))
+        if type_.num_elements > limits.MAX_INLINE_ELEMENTS:
+            raise self.error(
+                f"dense literal of {type_} would hold {type_.num_elements} elements, more than "
+                f"the limit of {limits.MAX_INLINE_ELEMENTS} for inline constants (a "
+                "dense_resource holds any size)",
+                token,
+            )
+        shape, flat = self.flatten(literal, token, type_.rank)
+        if shape != tuple(type_.shape):
+            raise self.error(
+                f"dense literal has shape {list(shape)} but the type is {type_}", token
+            )
+        values = [self.dense_element(t, type_.element_type) for t in flat]
+        return DenseElementsAttr(type_, np.array(values, dtype=type_.dtype).reshape(shape))
+
+    def dense_keyword(self, children: list) -> Token:
+        """!dense_keyword: "dense" """
+        return children[0]
 
     def dense_list(self, children: list) -> list:
         """dense_list: "[" [dense_literal ("," dense_literal)*] "]" """
@@ -535,6 +620,16 @@ class _IRBuilder:
         if isinstance(type_, FloatType):
             return self.float_value(token, type_)
         return self.int_value(token, type_)
+
+    def dense_element(self, token: Token, type_: Type) -> bool | int | float:
+        """An element of a numpy-backed dense literal: signless integers wrap to two's
+        complement (numpy's int64 cannot hold 2^63, which is a valid i64 spelling)."""
+        value = self.element(token, type_)
+        if isinstance(type_, IntegerType | IndexType) and type_ != i1:
+            width = 64 if isinstance(type_, IndexType) else type_.width
+            if value >= 1 << (width - 1):
+                value -= 1 << width
+        return value
 
     def int_value(self, token: Token, type_: Type) -> int:
         if token.type == "FLOAT":
@@ -675,23 +770,22 @@ class _IRBuilder:
 
 
 _TENSOR_CACHE: dict[str, TensorType] = {}
-
-
-def _scalar_type(name: str) -> Type | None:
-    if name in _SCALAR_TYPES:
-        return _SCALAR_TYPES[name]
-    match = _INTEGER_TYPE.fullmatch(name)
-    return IntegerType(int(match[1])) if match else None
+_TENSOR_CACHE_SIZE = 4096
 
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _first_token(literal: Token | list) -> Token:
-    while isinstance(literal, list) and literal:
-        literal = literal[0]
-    return literal if isinstance(literal, Token) else Token("", "", line=1, column=1)
+def _first_token(literal: Token | list, default: Token) -> Token:
+    """The first element token of a (nested) dense literal, else ``default``."""
+    pending = [literal]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Token):
+            return item
+        pending.extend(reversed(item))
+    return default
 
 
 def _suggestion(name: str) -> str:

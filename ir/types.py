@@ -6,6 +6,7 @@ the printer never needs a type switch.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,9 +79,10 @@ class TensorType(Type):
 
     @property
     def num_elements(self) -> int:
+        """The element count, exact (a Python int: no int64 overflow for absurd shapes)."""
         if not self.is_static:
             raise ValueError(f"{self} has dynamic dimensions")
-        return int(np.prod(self.shape, dtype=np.int64))
+        return math.prod(self.shape)
 
     @property
     def dtype(self) -> np.dtype:

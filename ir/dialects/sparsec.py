@@ -12,9 +12,8 @@ layout, binary ops broadcast like numpy, axes are non-negative.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-
-import numpy as np
 
 from ..attributes import (
     BoolAttr,
@@ -247,7 +246,7 @@ def infer_reshape(op: Operation) -> list[Type]:
     shape = _ints(op, "shape")
     if any(d < 0 for d in shape):
         raise VerifyError(f"reshape target {list(shape)} must be fully static")
-    if x.is_static and x.num_elements != int(np.prod(shape, dtype=np.int64)):
+    if x.is_static and x.num_elements != math.prod(shape):  # exact: int64 would wrap
         raise VerifyError(f"cannot reshape {x} ({x.num_elements} elements) to {list(shape)}")
     return [x.with_shape(shape)]
 

@@ -203,6 +203,9 @@ INVALID = [
     bad("sparsec.embedding", [t(10, 4), t(3)], {}, [t(3, 4)], "integer ids"),
     bad("sparsec.take", [t(5, 6), t(2)], AXIS1, [t(5, 2)], "indices must be integers"),
     bad("sparsec.reshape", [t(2, 6)], {"shape": i64_array([5, 2])}, [t(5, 2)], "cannot reshape"),
+    # 3 * 6148914691236517206 is 2^64 + 2: an int64 product wraps to 2 and matched
+    bad("sparsec.reshape", [t(2)], {"shape": i64_array([3, 6148914691236517206])},
+        [t(3, 6148914691236517206)], "(2 elements) to [3, 6148914691236517206]"),
     bad("sparsec.permute", [t(2, 3)], {"perm": i64_array([0, 0])}, [t(2, 2)], "not a permutation"),
     bad("sparsec.slice", [t(4)],
         {"axis": IntegerAttr(0), "start": IntegerAttr(3), "end": IntegerAttr(1),

@@ -285,12 +285,19 @@ def test_mangled_input_never_raises_anything_but_parse_error() -> None:
 
 
 def test_absurd_nesting_is_an_error_not_a_crash() -> None:
+    """The lexer stops at the first bracket past the limit (7 are open where the literal starts)."""
     deep_dense = with_line(
         '    %0 = "sparsec.constant"() <{value = dense<' + "[" * 5000 + "1.0" + "]" * 5000
         + "> : tensor<1xf32>}> : () -> tensor<1xf32>"
     )
-    with pytest.raises(ParseError, match="4:5047: dense literal nests deeper than the rank"):
+    with pytest.raises(ParseError, match="4:168: '\\[' nests deeper than the limit of 128 open"):
         parse_module(deep_dense, "deep.mlir")
+    deeper_than_rank = with_line(
+        '    %0 = "sparsec.constant"() <{value = dense<[[1.0]]> : tensor<1xf32>}> '
+        ": () -> tensor<1xf32>"
+    )
+    with pytest.raises(ParseError, match="4:49: dense literal nests deeper than the rank"):
+        parse_module(deeper_than_rank, "deep.mlir")
     deep_regions = '"builtin.module"() ({\n' * 1200 + "}) : () -> ()\n" * 1200
-    with pytest.raises(ParseError, match="1:1: regions nest too deeply to verify"):
+    with pytest.raises(ParseError, match="65:17: '\\(' nests deeper than the limit of 128 open"):
         parse_module(deep_regions, "deep.mlir")
