@@ -3,11 +3,16 @@
     bert.sparsec/
         model.so        the exported TVM library (Relax VM; ``main`` takes inputs..., params...)
         params.npz      the weights, one entry per name in the manifest's ``params``, in order
-        manifest.json   inputs, outputs, target, versions, per-weight sparsity decisions
+        manifest.json   inputs, outputs, target, CPU features, versions, per-weight decisions
+        SHA256SUMS      the SHA-256 of the three files above (``sha256sum -c`` reads it)
 
 Reading a manifest needs neither torch nor tvm: ``sparsec run --help``-style tools and the input
 checks work from the manifest alone. Every problem with an artifact on disk (missing, not JSON,
-wrong version, missing or mismatched files) is an ``ArtifactError`` with a one-line message.
+wrong version, missing, changed or mismatched files) is an ``ArtifactError`` with a one-line
+message. A damaged weight or library can crash the process inside a kernel or ``dlopen``, where
+no signal handler helps, so everything is checked before the library is loaded: the checksums,
+every weight's shape, dtype and finiteness, every BSR triple's structure, the library's ELF
+layout.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import hashlib
 import json
 import math
 import os
+import re
+import struct
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,10 +32,12 @@ import numpy as np
 
 from sparsec.errors import UserError
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: cpu_features, bsr, params' finite; SHA256SUMS replaces library_sha256
 LIBRARY = "model.so"
 PARAMS = "params.npz"
 MANIFEST = "manifest.json"
+CHECKSUMS = "SHA256SUMS"
+CHECKED_FILES = (MANIFEST, PARAMS, LIBRARY)  # in the order they are verified
 
 
 class ArtifactError(UserError):
@@ -40,17 +49,20 @@ class TensorInfo:
     """One input, output or weight of a compiled model, as the manifest records it.
 
     ``upper_bound`` is an exclusive bound on the values (token ids < vocabulary size); an input
-    with a bound is an index, so its values must also be at least 0.
+    with a bound is an index, so its values must also be at least 0. ``finite`` is recorded for
+    weights: whether every value was finite when the artifact was written.
     """
 
     name: str
     shape: tuple[int, ...]
     dtype: str  # numpy dtype name
     upper_bound: int | None = None
+    finite: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype,
+        data = {"name": self.name, "shape": list(self.shape), "dtype": self.dtype,
                 "upper_bound": self.upper_bound}
+        return data if self.finite is None else {**data, "finite": self.finite}
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> TensorInfo:
@@ -67,7 +79,10 @@ class TensorInfo:
             raise ArtifactError(f"{where} '{name}': unknown dtype {dtype!r}")
         if bound is not None and not (_is_int(bound) and bound > 0):
             raise ArtifactError(f"{where} '{name}': 'upper_bound' must be a positive integer")
-        return cls(name, tuple(shape), dtype, bound)
+        finite = data.get("finite")
+        if finite is not None and not isinstance(finite, bool):
+            raise ArtifactError(f"{where} '{name}': 'finite' must be true or false")
+        return cls(name, tuple(shape), dtype, bound, finite)
 
     @classmethod
     def of(cls, spec: Any) -> TensorInfo:
@@ -115,6 +130,50 @@ class WeightDecision:
         return math.inf if self.predicted_speedup is None else self.predicted_speedup
 
 
+@dataclass(frozen=True)
+class BsrLayout:
+    """Where one BSR weight's arrays are among the params, and the layout they must have.
+
+    ``block`` is (R, C) and ``dense_shape`` (N, K), so ``indptr`` has ceil(N/R) + 1 entries
+    rising from 0 to nnzb and every entry of ``indices`` is a block column below ceil(K/C):
+    the kernels trust both, and read outside the weights when they are wrong.
+    """
+
+    weight: str
+    block: tuple[int, int]
+    dense_shape: tuple[int, int]
+    data: str  # param names
+    indices: str
+    indptr: str
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """Block rows and block columns: (ceil(N/R), ceil(K/C))."""
+        return (-(-self.dense_shape[0] // self.block[0]), -(-self.dense_shape[1] // self.block[1]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"weight": self.weight, "block": list(self.block),
+                "dense_shape": list(self.dense_shape), "data": self.data,
+                "indices": self.indices, "indptr": self.indptr}
+
+    @classmethod
+    def from_json(cls, data: Any, where: str) -> BsrLayout:
+        if not isinstance(data, dict):
+            raise ArtifactError(f"{where}: expected an object, got {type(data).__name__}")
+        names = [data.get(key) for key in ("weight", "data", "indices", "indptr")]
+        pairs = [data.get(key) for key in ("block", "dense_shape")]
+        if not all(isinstance(name, str) and name for name in names):
+            raise ArtifactError(f"{where}: 'weight', 'data', 'indices' and 'indptr' must be "
+                                "non-empty strings")
+        if not all(isinstance(pair, list) and len(pair) == 2
+                   and all(_is_int(d) and d > 0 for d in pair) for pair in pairs):
+            raise ArtifactError(f"{where} '{names[0]}': 'block' and 'dense_shape' must be two "
+                                "positive sizes each")
+        weight, data_name, indices, indptr = names
+        return cls(weight, (pairs[0][0], pairs[0][1]), (pairs[1][0], pairs[1][1]), data_name,
+                   indices, indptr)
+
+
 @dataclass
 class Manifest:
     """Everything ``manifest.json`` records; ``to_json`` / ``read_manifest`` convert it."""
@@ -131,7 +190,8 @@ class Manifest:
     versions: dict[str, str]
     created: str  # ISO 8601, UTC
     model: str = ""  # where the model came from, for reports
-    library_sha256: str = ""  # checked before loading: a damaged library crashes dlopen
+    cpu_features: tuple[str, ...] = ()  # LLVM names of the ISA extensions the code may use
+    bsr: tuple[BsrLayout, ...] = ()  # the BSR weights among the params, checked at load
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -141,14 +201,15 @@ class Manifest:
             "versions": dict(self.versions),
             "target": dict(self.target),
             "target_spec": self.target_spec,
+            "cpu_features": list(self.cpu_features),
             "threads": self.threads,
             "pipeline": self.pipeline,
             "inputs": [t.to_json() for t in self.inputs],
             "outputs": [t.to_json() for t in self.outputs],
             "params": [t.to_json() for t in self.params],
             "weights": [w.to_json() for w in self.weights],
+            "bsr": [layout.to_json() for layout in self.bsr],
             "kernels": dict(self.kernels),
-            "library_sha256": self.library_sha256,
         }
 
     def summary(self) -> dict[str, float]:
@@ -212,6 +273,9 @@ def read_manifest(path: str | os.PathLike) -> Manifest:
     return _manifest_from_json(data, str(file))
 
 
+_FEATURE = re.compile(r"[a-z0-9][a-z0-9._-]*")
+
+
 def _manifest_from_json(data: Any, where: str) -> Manifest:
     if not isinstance(data, dict):
         raise ArtifactError(f"'{where}' is corrupt: expected a JSON object")
@@ -219,19 +283,23 @@ def _manifest_from_json(data: Any, where: str) -> Manifest:
     if version != MANIFEST_VERSION:
         raise ArtifactError(f"'{where}' has manifest version {version!r}; this sparsec reads "
                             f"version {MANIFEST_VERSION}: recompile the model")
-    required = {"inputs": list, "outputs": list, "params": list, "weights": list,
+    required = {"inputs": list, "outputs": list, "params": list, "weights": list, "bsr": list,
                 "target": dict, "kernels": dict, "versions": dict, "target_spec": str,
-                "pipeline": str, "created": str, "threads": int, "library_sha256": str}
+                "pipeline": str, "created": str, "threads": int, "cpu_features": list}
     for key, kind in required.items():
         if not isinstance(data.get(key), kind):
             raise ArtifactError(f"'{where}' is corrupt: '{key}' is missing or not a "
                                 f"{kind.__name__}")
+    features = data["cpu_features"]
+    if not all(isinstance(f, str) and _FEATURE.fullmatch(f) for f in features):
+        raise ArtifactError(f"'{where}' is corrupt: 'cpu_features' must list LLVM feature names "
+                            f"such as \"avx2\", got {features!r}"[:300])
 
     def tensors(key: str) -> tuple[TensorInfo, ...]:
         return tuple(TensorInfo.from_json(item, f"'{where}': {key}[{i}]")
                      for i, item in enumerate(data[key]))
 
-    return Manifest(
+    manifest = Manifest(
         inputs=tensors("inputs"),
         outputs=tensors("outputs"),
         params=tensors("params"),
@@ -245,8 +313,33 @@ def _manifest_from_json(data: Any, where: str) -> Manifest:
         versions=data["versions"],
         created=data["created"],
         model=str(data.get("model", "")),
-        library_sha256=data["library_sha256"],
+        cpu_features=tuple(features),
+        bsr=tuple(BsrLayout.from_json(b, f"'{where}': bsr[{i}]")
+                  for i, b in enumerate(data["bsr"])),
     )
+    _check_references(manifest, where)
+    return manifest
+
+
+def _check_references(manifest: Manifest, where: str) -> None:
+    """Names are unique, every weight says whether it is finite, BSR layouts name weights."""
+    params = {info.name: info for info in manifest.params}
+    for key, infos in (("inputs", manifest.inputs), ("params", manifest.params)):
+        names = [info.name for info in infos]
+        if len(set(names)) != len(names):
+            raise ArtifactError(f"'{where}' is corrupt: a name appears twice in '{key}'")
+    unmarked = [info.name for info in manifest.params if info.finite is None]
+    if unmarked:
+        raise ArtifactError(f"'{where}': params '{unmarked[0]}': 'finite' is missing")
+    for i, layout in enumerate(manifest.bsr):
+        for role in ("data", "indices", "indptr"):
+            info = params.get(getattr(layout, role))
+            if info is None:
+                raise ArtifactError(f"'{where}': bsr[{i}] '{layout.weight}': {role} "
+                                    f"'{getattr(layout, role)}' is not among the params")
+            if role != "data" and (len(info.shape) != 1 or np.dtype(info.dtype).kind != "i"):
+                raise ArtifactError(f"'{where}': bsr[{i}] '{layout.weight}': {role} is "
+                                    f"{info.describe()}, expected a 1-D integer array")
 
 
 def file_sha256(path: Path) -> str:
@@ -255,22 +348,92 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(file, "sha256").hexdigest()
 
 
-def check_library(path: str | os.PathLike, manifest: Manifest) -> Path:
-    """The artifact's library, once its checksum matches the manifest.
+def write_checksums(directory: Path) -> None:
+    """Write ``SHA256SUMS`` for the artifact's files (last: the files must be complete)."""
+    lines = [f"{file_sha256(directory / name)}  {name}\n" for name in CHECKED_FILES]
+    (directory / CHECKSUMS).write_text("".join(lines), encoding="ascii")
 
-    A truncated or damaged shared library can crash the process inside ``dlopen`` (SIGBUS
-    on pages past the end of the file), so it is checked before it is ever loaded.
+
+def verify_checksums(path: str | os.PathLike) -> None:
+    """Every file of the artifact ``path`` has the SHA-256 its ``SHA256SUMS`` lists."""
+    directory = Path(path)
+    expected = _read_checksums(directory)
+    for name in CHECKED_FILES:
+        file = directory / name
+        try:
+            digest = file_sha256(file)
+        except FileNotFoundError:
+            raise ArtifactError(f"artifact '{path}' is incomplete: no {name}") from None
+        except OSError as err:
+            raise ArtifactError(f"cannot read '{file}': {err.strerror}") from None
+        if digest != expected[name]:
+            raise ArtifactError(f"'{file}' has changed since the artifact was written (its "
+                                f"SHA-256 differs from the one in {CHECKSUMS}): recompile the "
+                                "model or restore the file")
+
+
+def _read_checksums(directory: Path) -> dict[str, str]:
+    """``SHA256SUMS`` as name -> hex digest; exactly the artifact's files, each once."""
+    file = directory / CHECKSUMS
+    try:
+        text = file.read_text(encoding="ascii")
+    except FileNotFoundError:
+        raise ArtifactError(f"artifact '{directory}' is incomplete: no {CHECKSUMS}") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ArtifactError(f"cannot read '{file}': {err}") from None
+    sums: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = re.fullmatch(r"([0-9a-f]{64}) [ *](\S+)", line)
+        if match is None or match[2] in sums:
+            raise ArtifactError(f"'{file}' is corrupt at line {number}: expected "
+                                "'<sha256>  <file>' once per file")
+        sums[match[2]] = match[1]
+    if sorted(sums) != sorted(CHECKED_FILES):
+        raise ArtifactError(f"'{file}' is corrupt: it lists {sorted(sums)}, expected "
+                            f"{sorted(CHECKED_FILES)}")
+    return sums
+
+
+def check_library(path: str | os.PathLike) -> Path:
+    """The artifact's library, once it is whole.
+
+    ``dlopen`` maps the file's segments and dies of SIGBUS on a page past the end of a
+    truncated one, so an ELF file's segments and section table must lie inside it (other
+    formats are left to the loader, which refuses what it cannot read).
     """
     library = Path(path) / LIBRARY
     if not library.is_file():
         raise ArtifactError(f"artifact '{path}' is incomplete: no {LIBRARY}")
-    if file_sha256(library) != manifest.library_sha256:
-        raise ArtifactError(f"'{library}' is corrupt: its checksum does not match the manifest")
+    try:
+        with library.open("rb") as file:
+            problem = _elf_problem(file.read(), library.stat().st_size)
+    except OSError as err:
+        raise ArtifactError(f"cannot read '{library}': {err.strerror}") from None
+    if problem:
+        raise ArtifactError(f"'{library}' is corrupt: {problem}")
     return library
 
 
+def _elf_problem(image: bytes, size: int) -> str:
+    """What is wrong with a 64-bit little-endian ELF image of ``size`` bytes, or ""."""
+    if image[:4] != b"\x7fELF":
+        return ""
+    if len(image) < 64 or image[4] != 2 or image[5] != 1:
+        return "not a 64-bit little-endian ELF library"
+    phoff, shoff = struct.unpack_from("<QQ", image, 32)
+    phentsize, phnum, shentsize, shnum = struct.unpack_from("<HHHH", image, 54)
+    if phoff + phnum * phentsize > size or shoff + shnum * shentsize > size or phentsize < 56:
+        return f"truncated ({size} bytes): its headers lie past the end of the file"
+    for index in range(phnum):
+        offset, filesz = struct.unpack_from("<8xQ16xQ", image, phoff + index * phentsize)
+        if offset + filesz > size:
+            return f"truncated ({size} bytes): segment {index} ends at byte {offset + filesz}"
+    return ""
+
+
 def read_params(path: str | os.PathLike, manifest: Manifest) -> list[np.ndarray]:
-    """The weights of the artifact ``path``, checked against the manifest, in its order."""
+    """The weights of the artifact ``path`` in manifest order, once each has the manifest's
+    shape and dtype, every finite weight is still finite and every BSR triple is well formed."""
     file = Path(path) / PARAMS
     try:
         with np.load(file, allow_pickle=False) as archive:
@@ -286,8 +449,46 @@ def read_params(path: str | os.PathLike, manifest: Manifest) -> list[np.ndarray]
         raise ArtifactError(f"'{file}' does not match the manifest: missing {missing or 'none'}, "
                             f"unexpected {extra or 'none'}")
     for info in manifest.params:
-        array = arrays[info.name]
-        if array.shape != info.shape or array.dtype.name != info.dtype:
-            raise ArtifactError(f"'{file}': weight '{info.name}' is {array.dtype.name}"
-                                f"{list(array.shape)}, the manifest says {info.describe()}")
+        arrays[info.name] = _checked_param(file, info, arrays[info.name])
+    for layout in manifest.bsr:
+        _check_bsr(file, layout, arrays)
     return [arrays[name] for name in expected]
+
+
+def _checked_param(file: Path, info: TensorInfo, array: np.ndarray) -> np.ndarray:
+    """``array`` in native byte order, once its shape, dtype and values fit ``info``."""
+    if array.shape != info.shape or array.dtype.name != info.dtype:
+        raise ArtifactError(f"'{file}': weight '{info.name}' is {array.dtype.name}"
+                            f"{list(array.shape)}, the manifest says {info.describe()}")
+    if not array.dtype.isnative:  # the same values; the kernels read native order only
+        array = array.astype(array.dtype.newbyteorder("="))
+    if info.finite and array.dtype.kind in "fc" and not np.isfinite(array).all():
+        index = tuple(int(i) for i in np.argwhere(~np.isfinite(array))[0])
+        raise ArtifactError(f"'{file}': weight '{info.name}' holds {array[index]} at index "
+                            f"{list(index)}; it was finite when the artifact was written")
+    return array
+
+
+def _check_bsr(file: Path, layout: BsrLayout, arrays: dict[str, np.ndarray]) -> None:
+    """The invariants of a BSR triple the kernels rely on (see ``BsrLayout``)."""
+    data, indices, indptr = (arrays[layout.data], arrays[layout.indices], arrays[layout.indptr])
+    rows, cols = layout.grid
+    nnzb = indices.shape[0]
+
+    def bad(problem: str) -> ArtifactError:
+        return ArtifactError(f"'{file}': BSR weight '{layout.weight}' is corrupt: {problem}")
+
+    if data.ndim != 3 or data.shape[0] != nnzb or data.shape[1] * data.shape[2] != math.prod(
+            layout.block):
+        raise bad(f"data {list(data.shape)} does not hold {nnzb} blocks of "
+                  f"{layout.block[0]}x{layout.block[1]}")
+    if indptr.shape != (rows + 1,):
+        raise bad(f"indptr has {indptr.shape[0]} entries, expected {rows + 1}")
+    if indptr[0] != 0 or indptr[-1] != nnzb:
+        raise bad(f"indptr runs from {indptr[0]} to {indptr[-1]}, expected 0 to {nnzb}")
+    if (np.diff(indptr) < 0).any():
+        row = int(np.argmax(np.diff(indptr) < 0))
+        raise bad(f"indptr decreases after block row {row}")
+    if nnzb and (indices.min() < 0 or indices.max() >= cols):
+        value = indices.min() if indices.min() < 0 else indices.max()
+        raise bad(f"block column {value} in indices is outside 0..{cols - 1}")

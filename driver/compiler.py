@@ -27,16 +27,17 @@ import numpy as np
 import sparsec
 from sparsec.artifact import (
     LIBRARY,
+    BsrLayout,
     Manifest,
     TensorInfo,
     WeightDecision,
-    file_sha256,
+    write_checksums,
     write_manifest,
     write_params,
 )
 from sparsec.atomic import atomic_path, write_text
 from sparsec.errors import UserError
-from sparsec.ir.attributes import DictAttr
+from sparsec.ir.attributes import DenseResourceAttr, DictAttr
 from sparsec.ir.core import Operation
 from sparsec.ir.printer import print_op
 from sparsec.passes import Pass, PassError, PassManager, format_pipeline, parse_pipeline
@@ -97,6 +98,7 @@ class Compilation:
     pipeline: str
     weights: tuple[WeightDecision, ...]
     model: str
+    bsr: tuple[BsrLayout, ...] = ()  # data/indices/indptr as resource keys (see bsr_layouts)
 
 
 def resolve_target(options: CompileOptions) -> CpuTarget:
@@ -175,7 +177,7 @@ def compile_model(source: Any, example_inputs: Any = None, options: CompileOptio
     weights = weight_decisions(module)
     built = build_module(module, target, progress=step, tune=tune)
     return Compilation(built, target, options, format_pipeline(passes), weights,
-                       _model_name(source))
+                       _model_name(source), bsr_layouts(module))
 
 
 def _tune_options(options: CompileOptions, target: CpuTarget) -> TuneOptions | None:
@@ -240,12 +242,55 @@ def _dense_shape(op: Operation) -> tuple[int, int]:
     return int(rows), int(cols)
 
 
+def bsr_layouts(module: Operation) -> tuple[BsrLayout, ...]:
+    """The layout of every ``bsr_linear`` whose arrays are weights (resources), in op order,
+    with the resource keys of its arrays; ``make_manifest`` turns them into param names."""
+    layouts = []
+    for op in module.walk():
+        if op.name != "sparsec.bsr_linear":
+            continue
+        keys = [_resource_key(value) for value in op.operands[1:4]]
+        weight = op.attributes.get(SPARSITY_ATTR)
+        if None in keys:
+            continue  # inline constants are compiled into the library, not loaded
+        rows, cols = (int(v) for v in op.properties["block_shape"].values)
+        name = str(weight["weight"].value) if isinstance(weight, DictAttr) else str(keys[0])
+        layouts.append(BsrLayout(name, (rows, cols), _dense_shape(op), *keys))
+    return tuple(layouts)
+
+
+def _resource_key(value: Any) -> str | None:
+    """The resource key of a weight constant, None for anything else."""
+    definer = getattr(value, "definer", None)  # block arguments have none
+    if definer is None or definer.name != "sparsec.constant":
+        return None
+    attr = definer.properties.get("value")
+    return attr.key if isinstance(attr, DenseResourceAttr) else None
+
+
+def _bsr_params(layouts: tuple[BsrLayout, ...], names: list[str]) -> tuple[BsrLayout, ...]:
+    """The layouts with param names for resource keys: the lowering names a weight's param
+    ``KEY`` or ``KEY:LAYOUT``. A layout not found among the params is not recorded."""
+    by_key: dict[str, list[str]] = {}
+    for name in names:
+        by_key.setdefault(name.split(":", 1)[0], []).append(name)
+    found = []
+    for layout in layouts:
+        params = [by_key.get(key, []) for key in (layout.data, layout.indices, layout.indptr)]
+        if all(len(p) == 1 for p in params):
+            found.append(dataclasses.replace(layout, data=params[0][0], indices=params[1][0],
+                                             indptr=params[2][0]))
+    return tuple(found)
+
+
 def make_manifest(compilation: Compilation) -> Manifest:
     """The manifest of a compilation (versions of this process, the time now)."""
     import tvm
 
     built = compilation.built
-    params = [TensorInfo(name, tuple(int(d) for d in array.shape), np.asarray(array).dtype.name)
+    params = [TensorInfo(name, tuple(int(d) for d in array.shape), np.asarray(array).dtype.name,
+                         finite=bool(np.isfinite(array).all()) if np.asarray(array).dtype.kind
+                         in "fc" else True)
               for name, array in zip(built.param_names, built.params, strict=True)]
     return Manifest(
         inputs=tuple(TensorInfo.of(spec) for spec in built.inputs),
@@ -261,25 +306,20 @@ def make_manifest(compilation: Compilation) -> Manifest:
                   "numpy": np.__version__, "python": sys.version.split()[0]},
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         model=compilation.model,
+        cpu_features=compilation.target.isa_features(),
+        bsr=_bsr_params(compilation.bsr, built.param_names),
     )
-
-
-def _make_readable(folder: Path) -> None:
-    """Give the folder the usual permissions (the umask's), not the private 0700 of a temp dir."""
-    umask = os.umask(0)
-    os.umask(umask)
-    folder.chmod(0o777 & ~umask)
 
 
 def write_artifact(compilation: Compilation, path: str | os.PathLike,
                    progress: Progress | None = None) -> Manifest:
-    """Write the artifact directory ``path`` atomically: whole, or not at all."""
+    """Write the artifact directory ``path`` atomically: whole, or not at all. ``SHA256SUMS``
+    comes last, over the finished files."""
     (progress or (lambda stage: None))("writing")
     manifest = make_manifest(compilation)
     with atomic_path(path, directory=True) as temp:
-        _make_readable(temp)
         compilation.built.executable.export_library(str(temp / LIBRARY))
-        manifest = dataclasses.replace(manifest, library_sha256=file_sha256(temp / LIBRARY))
         write_params(temp, list(manifest.params), [np.asarray(p) for p in compilation.built.params])
-        write_manifest(temp, manifest)  # last: a manifest means the rest is there
+        write_manifest(temp, manifest)
+        write_checksums(temp)
     return manifest

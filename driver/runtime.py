@@ -6,8 +6,11 @@
 Every input is checked against the manifest (presence, shape, dtype, and for token ids the
 range ``0 <= id < upper_bound``) before any kernel runs: a compiled embedding lookup reads
 out-of-range ids from outside its table, so a bad input must be an ``InputError`` naming the
-input, never a crash. Only ``load`` imports tvm; torch is never imported (a torch tensor is
-recognised by its type's module and converted with ``.numpy()``).
+input, never a crash. ``load`` checks the artifact just as strictly before the library is
+loaded (``sparsec.artifact``), then that this CPU has every instruction-set extension the code
+may use and that the library's ``main`` takes what the manifest lists; whatever TVM raises
+while loading or running becomes an ``ArtifactError``. Only ``load`` imports tvm; torch is never
+imported (a torch tensor is recognised by its type's module and converted with ``.numpy()``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sparsec.artifact import (
     check_library,
     read_manifest,
     read_params,
+    verify_checksums,
 )
 from sparsec.atomic import atomic_path
 
@@ -70,6 +74,11 @@ class CompiledModel:
         if len(results) != len(self.outputs):
             raise ArtifactError(f"the compiled code returned {len(results)} outputs, the "
                                 f"manifest lists {len(self.outputs)}")
+        for info, result in zip(self.outputs, results, strict=True):
+            if result.shape != info.shape or result.dtype.name != info.dtype:
+                raise ArtifactError(f"the compiled code returned {result.dtype.name}"
+                                    f"{list(result.shape)} for output '{info.name}', the "
+                                    f"manifest says {info.describe()}")
         return results[0] if len(results) == 1 else tuple(results)
 
     def check_inputs(self, args: Sequence[Any], named: dict[str, Any]) -> list[np.ndarray]:
@@ -123,11 +132,14 @@ def check_input(info: TensorInfo, value: Any) -> np.ndarray:
 
 
 def _as_array(info: TensorInfo, value: Any) -> np.ndarray:
-    """numpy arrays and torch tensors must have the dtype already; Python values get it."""
+    """numpy arrays and torch tensors must have the dtype already (in either byte order: the
+    other one is converted); Python values get it."""
     expected = np.dtype(info.dtype)
     if _is_torch_tensor(value):
         value = _torch_to_numpy(info, value)
     if isinstance(value, np.ndarray | np.generic):
+        if value.dtype.newbyteorder("=") == expected and value.dtype != expected:
+            return np.asarray(value).astype(expected)  # e.g. big-endian '>i8' from a file
         if value.dtype != expected:
             raise InputError(f"input '{info.name}': expected dtype {expected.name}, got "
                              f"{value.dtype.name} (convert it with .astype('{expected.name}'))")
@@ -205,12 +217,24 @@ def load(path: str | os.PathLike, *, threads: int | None = None,
     is kept as long as the model (the temporary folder of an in-memory compile).
     """
     manifest = read_manifest(path)
+    verify_checksums(path)
+    check_cpu_features(path, manifest)
     params = read_params(path, manifest)
-    library = check_library(path, manifest)
+    library = check_library(path)
     if threads is not None:
         set_threads(threads)
     return CompiledModel(manifest, _vm_executor(library, manifest, params), Path(path),
                          keep_alive)
+
+
+def check_cpu_features(path: str | os.PathLike, manifest: Manifest) -> None:
+    """Refuse an artifact whose code may use an extension this CPU lacks (it would die of
+    SIGILL in the first such instruction)."""
+    from sparsec.codegen.target import host_cannot_run, missing_host_features
+
+    missing = missing_host_features(manifest.cpu_features)
+    if missing:
+        raise ArtifactError(host_cannot_run(f"artifact '{path}'", missing))
 
 
 def set_threads(threads: int) -> None:
@@ -229,17 +253,50 @@ def _vm_executor(library: Path, manifest: Manifest, params: list[np.ndarray]) ->
     device = tvm.cpu()
     try:
         vm = relax.VirtualMachine(tvm.runtime.load_module(str(library)), device)
+        _check_signature(vm, library, manifest)
         main = vm["main"]
+        weights = [tvm.runtime.tensor(p, device) for p in params]
+    except ArtifactError:
+        raise
     except Exception as err:  # tvm raises its own kinds for a bad library
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ArtifactError(f"cannot load '{library}': {first}") from None
-    weights = [tvm.runtime.tensor(p, device) for p in params]
+        raise ArtifactError(f"cannot load '{library}': {_first_line(err)}") from None
 
     def execute(inputs: list[np.ndarray]) -> list[np.ndarray]:
-        result = main(*[tvm.runtime.tensor(a, device) for a in inputs], *weights)
-        return [t.numpy() for t in _flatten(result)]
+        try:
+            result = main(*[tvm.runtime.tensor(a, device) for a in inputs], *weights)
+            return [t.numpy() for t in _flatten(result)]
+        except Exception as err:
+            raise ArtifactError(f"the compiled code of '{library}' failed: "
+                                f"{_first_line(err)}") from None
 
     return execute
+
+
+def _check_signature(vm: Any, library: Path, manifest: Manifest) -> None:
+    """``main`` takes the manifest's inputs then params, by name, in order (the library of
+    another model, or a manifest edited by hand, differs)."""
+    expected = [info.name for info in (*manifest.inputs, *manifest.params)]
+    try:
+        arity = vm._get_function_arity("main")
+    except Exception:
+        raise ArtifactError(f"'{library}' has no function 'main'") from None
+    names = [vm._get_function_param_name("main", i) for i in range(arity)]
+    if names == expected:
+        return
+    index = next((i for i, (a, b) in enumerate(zip(names, expected, strict=False)) if a != b),
+                 min(len(names), len(expected)))
+    found = f"'{names[index]}'" if index < len(names) else "nothing"
+    wanted = f"'{expected[index]}'" if index < len(expected) else "nothing"
+    counts = (f"its main takes {arity} arguments, the manifest lists {len(expected)}; "
+              if arity != len(expected) else "")
+    raise ArtifactError(f"'{library}' does not match the manifest: {counts}argument {index} "
+                        f"of main is {found}, the manifest says {wanted}")
+
+
+def _first_line(err: BaseException) -> str:
+    """The first line of an exception's message (TVM's run to many), with its kind."""
+    text = str(err).strip()
+    return f"{type(err).__name__}: {text.splitlines()[0]}" if text else type(err).__name__
 
 
 def _flatten(result: Any) -> list[Any]:

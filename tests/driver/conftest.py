@@ -67,3 +67,9 @@ def pruned_artifact(pruned_bert, tmp_path_factory) -> Path:
 def artifact_copy(dense_artifact, tmp_path) -> Path:
     """A copy of the dense artifact that a test may damage."""
     return Path(shutil.copytree(dense_artifact, tmp_path / "copy.sparsec"))
+
+
+@pytest.fixture
+def pruned_copy(pruned_artifact, tmp_path) -> Path:
+    """A copy of the pruned (BSR) artifact that a test may damage."""
+    return Path(shutil.copytree(pruned_artifact, tmp_path / "pruned-copy.sparsec"))
