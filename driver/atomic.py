@@ -183,6 +183,9 @@ def _remove(path: Path) -> None:
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically."""
+    """Write ``text`` to ``path`` atomically (a full disk is a ``UserError``)."""
     with atomic_path(path) as temp:
-        temp.write_text(text, encoding="utf-8")
+        try:
+            temp.write_text(text, encoding="utf-8")
+        except OSError as err:
+            raise UserError(f"cannot write '{path}': {err.strerror}") from None

@@ -19,6 +19,7 @@ from typing import Annotated
 
 import typer
 
+from sparsec.atomic import current_umask
 from sparsec.errors import UserError, reported_errors
 from sparsec.ir.diagnostics import ParseError
 from sparsec.ir.parser import parse_module
@@ -120,6 +121,7 @@ def write_atomically(path: str, text: str) -> None:
         raise UserError(f"cannot write '{path}': {err.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
+            os.fchmod(fd, 0o666 & ~current_umask())  # as open() would make it, not mkstemp's 0600
             out.write(text)
         os.replace(temp, path)
     except OSError as err:

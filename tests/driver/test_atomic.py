@@ -19,6 +19,7 @@ import sparsec.atomic as atomic
 import sparsec.codegen.target as target_module
 from sparsec.artifact import CHECKSUMS, MANIFEST, read_manifest, verify_checksums
 from sparsec.atomic import PAUSE_ENV, atomic_path, write_text
+from sparsec.commands.opt import write_atomically
 from sparsec.errors import UserError
 
 FOREIGN_TARGET = "llvm -mcpu=x86-64 -mattr=+amx-tile"  # builds on any x86 host, runs on few
@@ -30,16 +31,18 @@ def mode(path) -> int:
 
 @pytest.mark.parametrize("umask", [0o022, 0o027, 0o077])
 def test_outputs_follow_the_umask(tmp_path, umask):
-    """mkstemp/mkdtemp make 0600/0700; results get what open() and mkdir() would give."""
+    """mkstemp/mkdtemp make 0600/0700; results get what open() and mkdir() would give
+    (`run -o`, `prune -o`, `--plot`, `--dump-ir`, the artifact; `import -o` and `opt -o`)."""
     old = os.umask(umask)
     try:
         write_text(tmp_path / "out.txt", "text\n")
+        write_atomically(str(tmp_path / "out.mlir"), "module\n")
         with atomic_path(tmp_path / "out.d", directory=True) as temp:
             (temp / "inner").write_text("x")
         assert atomic.current_umask() == umask
     finally:
         os.umask(old)
-    assert mode(tmp_path / "out.txt") == 0o666 & ~umask
+    assert mode(tmp_path / "out.txt") == mode(tmp_path / "out.mlir") == 0o666 & ~umask
     assert mode(tmp_path / "out.d") == 0o777 & ~umask
 
 
