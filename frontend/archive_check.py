@@ -18,6 +18,9 @@ member it would read that way is checked here:
 
 Anything refused is a ``FrontendError`` naming the file and the member, unless
 ``allow_pickle`` says the file is trusted (then only damage is refused).
+Everything is read from ``checked_copy``, a fresh zip of exactly the checked
+members, torch included: a zip that Python's and torch's readers would parse
+differently (or a file changed after the check) cannot slip another member past.
 """
 
 from __future__ import annotations
@@ -26,8 +29,11 @@ import io
 import json
 import pickle
 import re
+import shutil
+import tempfile
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -53,19 +59,28 @@ EXPR_TOKEN = re.compile(
 )
 
 
-def check_zip(path: Path) -> list[zipfile.ZipInfo]:
-    """The members of the zip at ``path``, each read whole to check its CRC.
+@contextmanager
+def checked_copy(path: Path) -> Iterator[tuple[Path, list[str]]]:
+    """A temporary copy of the zip at ``path`` and its member names, every member checked.
 
-    A damaged central directory, a duplicated name (torch and Python could pick
-    different copies) or a member that does not read back intact is a
-    ``FrontendError`` naming the member where there is one.
+    Each member is read whole (its CRC checked) and written to a fresh zip made
+    here; all later reading, torch's included, uses that copy. A damaged
+    central directory, a duplicated name (torch and Python could pick different
+    copies) or a member that does not read back intact is a ``FrontendError``
+    naming the member where there is one.
     """
+    with tempfile.TemporaryDirectory(prefix="sparsec-") as folder:
+        copy = Path(folder) / "model.pt2"  # torch.export.load warns about other suffixes
+        yield copy, _copy_members(path, copy)
+
+
+def _copy_members(path: Path, copy: Path) -> list[str]:
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(path) as archive, zipfile.ZipFile(copy, "w") as target:
             members = archive.infolist()
             _check_unique_names(path, members)
             for member in members:
-                _read_through(path, archive, member)
+                _copy_member(path, archive, member, target)
     except FrontendError:
         raise
     except UnicodeDecodeError as err:  # a flipped bit in a UTF-8 member name
@@ -75,7 +90,7 @@ def check_zip(path: Path) -> list[zipfile.ZipInfo]:
     except Exception as err:  # zipfile raises many kinds on a damaged directory
         raise FrontendError(f"'{path}' is a damaged or truncated zip archive "
                             f"({_first_line(err)})") from None
-    return members
+    return [member.filename for member in members]
 
 
 def _check_unique_names(path: Path, members: list[zipfile.ZipInfo]) -> None:
@@ -88,36 +103,38 @@ def _check_unique_names(path: Path, members: list[zipfile.ZipInfo]) -> None:
         seen.add(key)
 
 
-def _read_through(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+def _copy_member(path: Path, archive: zipfile.ZipFile, member: zipfile.ZipInfo,
+                 target: zipfile.ZipFile) -> None:
     if member.compress_type == zipfile.ZIP_STORED and member.compress_size != member.file_size:
         # Python reads file_size bytes and would pass; torch's reader checks both sizes.
         raise FrontendError(f"'{path}' is damaged: the zip directory gives member "
                             f"'{_printable(member.filename)}' two different sizes")
+    info = zipfile.ZipInfo(member.filename, date_time=member.date_time)
     try:
-        with archive.open(member) as file:
-            while file.read(CHUNK):
-                pass
+        with archive.open(member) as source, \
+                target.open(info, "w", force_zip64=member.file_size > 1 << 31) as copy:
+            shutil.copyfileobj(source, copy, CHUNK)
     except Exception as err:  # BadZipFile (CRC, header), zlib.error, EOFError, ...
         raise FrontendError(f"'{path}' is damaged: member '{_printable(member.filename)}' does "
                             f"not read back intact ({_first_line(err)})") from None
 
 
-def check_export_archive(path: Path, allow_pickle: bool) -> None:
-    """Refuse an export archive that is damaged, incomplete or would run code when loaded."""
-    members = check_zip(path)
-    with zipfile.ZipFile(path) as archive:
-        records = _records(path, members)
-        reader = _Reader(path, archive, records, allow_pickle)
-        reader.check()
+def check_export_archive(copy: Path, names: list[str], allow_pickle: bool,
+                         shown: Path) -> None:
+    """Refuse an export archive that is incomplete or would run code when loaded.
+
+    ``copy`` and ``names`` come from ``checked_copy``; messages name ``shown``.
+    """
+    with zipfile.ZipFile(copy) as archive:
+        _Reader(shown, archive, _records(shown, names), allow_pickle).check()
 
 
-def _records(path: Path, members: list[zipfile.ZipInfo]) -> dict[str, str]:
+def _records(path: Path, names: list[str]) -> dict[str, str]:
     """Record name (below the one top folder torch expects) -> member name."""
-    tops = {member.filename.split("/", 1)[0] for member in members}
-    if len(tops) != 1 or any("/" not in m.filename for m in members):
+    if len({name.split("/", 1)[0] for name in names}) != 1 or any("/" not in n for n in names):
         raise FrontendError(f"'{path}' is not a well-formed torch.export archive: its members "
                             "are not all in one top folder")
-    return {m.filename.split("/", 1)[1]: m.filename for m in members if not m.is_dir()}
+    return {name.split("/", 1)[1]: name for name in names if not name.endswith("/")}
 
 
 class _Reader:

@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 from torch.export import ExportedProgram
 
-from .archive_check import check_export_archive, check_weights_only, check_zip
+from .archive_check import check_export_archive, check_weights_only, checked_copy
 from .errors import FrontendError
 
 PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
@@ -92,13 +92,14 @@ def _read_head(path: Path) -> bytes:
 
 
 def _load_zip(path: Path, allow_pickle: bool, batch: int, seq_len: int) -> LoadedModel:
-    names = [member.filename for member in check_zip(path)]
-    if any(n.endswith(("/archive_format", "/models/model.json")) for n in names):
-        check_export_archive(path, allow_pickle)
-        _import_output_types(path, [n for n in names if n.endswith(".json")])
-        return LoadedModel(program=load_export_archive(path, allow_pickle=allow_pickle))
-    if any(n.endswith("/data.pkl") for n in names):
-        return _load_pickle(path, allow_pickle, batch, seq_len)
+    with checked_copy(path) as (copy, names):
+        if any(n.endswith(("/archive_format", "/models/model.json")) for n in names):
+            check_export_archive(copy, names, allow_pickle, shown=path)
+            _import_output_types(copy, [n for n in names if n.endswith(".json")])
+            program = load_export_archive(copy, allow_pickle=allow_pickle, shown=path)
+            return LoadedModel(program=program)
+        if any(n.endswith("/data.pkl") for n in names):
+            return _load_pickle(copy, allow_pickle, batch, seq_len, shown=path)
     raise FrontendError(f"'{path}' is a zip archive but neither a torch.export archive "
                         "nor a torch.save file")
 
@@ -119,21 +120,24 @@ def _import_output_types(path: Path, json_names: list[str]) -> None:
             importlib.import_module(module)
 
 
-def load_export_archive(path: Path, *, allow_pickle: bool = False) -> ExportedProgram:
-    """A ``torch.export.save`` archive (checked by ``check_export_archive`` first).
+def load_export_archive(path: Path, *, allow_pickle: bool = False,
+                        shown: Path | None = None) -> ExportedProgram:
+    """The program of a ``torch.export.save`` archive; messages name ``shown`` (or ``path``).
 
+    ``path`` should be a ``checked_copy`` that passed ``check_export_archive``.
     Without ``allow_pickle`` torch's own unpickling is forced to weights-only as a
     second line of defence. (Graph nodes calling anything but torch operators are
     refused by torch's own verifier while loading.)
     """
+    shown = shown or path
     try:
         with _quiet_torch_export_log(), _weights_only_unpickling(not allow_pickle):
             program = torch.export.load(path)
     except Exception as err:  # torch raises many kinds on a damaged archive
-        raise FrontendError(f"cannot load torch.export archive '{path}': {_first_line(err)}") \
+        raise FrontendError(f"cannot load torch.export archive '{shown}': {_first_line(err)}") \
             from None
     if program.example_inputs is None:
-        raise FrontendError(f"torch.export archive '{path}' has no example inputs to take "
+        raise FrontendError(f"torch.export archive '{shown}' has no example inputs to take "
                             "shapes from; save it from torch.export.export(...)")
     return program
 
@@ -165,25 +169,28 @@ def _quiet_torch_export_log():
         logger.setLevel(level)
 
 
-def _load_pickle(path: Path, allow_pickle: bool, batch: int, seq_len: int) -> LoadedModel:
+def _load_pickle(path: Path, allow_pickle: bool, batch: int, seq_len: int,
+                 shown: Path | None = None) -> LoadedModel:
+    """A ``torch.save`` file at ``path`` (messages name ``shown``, the user's file)."""
+    shown = shown or path
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         obj = None  # not plain tensors: a pickled object, possibly a module
     except Exception as err:
-        raise FrontendError(f"cannot load '{path}': {_first_line(err)}") from None
+        raise FrontendError(f"cannot load '{shown}': {_first_line(err)}") from None
     if obj is not None:
-        raise FrontendError(f"'{path}' holds a {type(obj).__name__} of weights, not a model; "
+        raise FrontendError(f"'{shown}' holds a {type(obj).__name__} of weights, not a model; "
                             "save the module with torch.export.save or save_pretrained")
     if not allow_pickle:
-        raise FrontendError(f"'{path}' is a pickled Python object: loading it runs arbitrary "
+        raise FrontendError(f"'{shown}' is a pickled Python object: loading it runs arbitrary "
                             "code; pass --allow-pickle (allow_pickle=True) if you trust it")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:
-        raise FrontendError(f"cannot unpickle '{path}': {_first_line(err)}") from None
+        raise FrontendError(f"cannot unpickle '{shown}': {_first_line(err)}") from None
     if not isinstance(obj, torch.nn.Module):
-        raise FrontendError(f"'{path}' holds a {type(obj).__name__}, not a torch.nn.Module")
+        raise FrontendError(f"'{shown}' holds a {type(obj).__name__}, not a torch.nn.Module")
     if _is_hf_model(obj):
         return LoadedModel(module=obj, example_inputs=hf_example_inputs(obj, batch, seq_len))
     return LoadedModel(module=obj)
