@@ -1,28 +1,37 @@
-"""End-to-end benchmark: a seeded BERT in PyTorch, ONNX Runtime, and sparsec dense and BSR.
+"""End-to-end benchmark: a seeded BERT in sparsec and in the engines people would use instead.
 
-    python benchmarks/e2e.py                          # BERT-base, batch 1, seq 128, 2 threads
+    python benchmarks/e2e.py                          # block shape x sparsity sweep, BERT-base
+    python benchmarks/e2e.py --peers                  # sparsec against its peers, BERT-base
     python benchmarks/e2e.py --shapes 32x1,1x1 --sparsities 0.9 --repeat 10
     python benchmarks/e2e.py --quick --out /tmp/e2e   # CI smoke test: tiny model, two shapes
 
-One run, side by side on the same threads: PyTorch eager on the dense and on a pruned model
-(PyTorch does not skip zeros), ONNX Runtime on the dense model (skipped with a note when
-``onnxruntime`` is missing), sparsec with sparsity disabled (the paper's "TVM without BSR"),
-and sparsec on the model pruned (block magnitude, all encoder linears) for every block shape
-x sparsity, the block shape forced to the pruned one; plus attention-only pruning at 90 % in
-32x1 blocks, as the paper did. Every compiled result is compared with PyTorch on the same
-weights first: a row whose max abs error exceeds 1e-3 fails (no time counts) and the run
-exits 1. Each time is the median of ``--repeat`` calls after warm-up, with its spread.
-PyTorch eager is timed again last; the faster of its two timings is the baseline.
+The sweep (default): PyTorch eager on the dense and on a pruned model (PyTorch does not skip
+zeros), ONNX Runtime on the dense model, sparsec with sparsity disabled (the paper's "TVM
+without BSR"), and sparsec on the model pruned (block magnitude, all encoder linears) for
+every block shape x sparsity, the block shape forced to the pruned one; plus attention-only
+pruning at 90 % in 32x1 blocks, as the paper did. PyTorch eager is timed again last; the
+faster of its two timings is the sweep's baseline.
 
-Run it on a quiet machine. On a loaded one, PyTorch's OpenMP pool (2 threads spinning at
-every op's barrier) can stall for milliseconds per op while ONNX Runtime and TVM keep their
-speed: the quick model took 300 ms in PyTorch instead of 1.2 ms at a load of 5 on 2 cores.
-``OMP_WAIT_POLICY=PASSIVE`` limits that (it is recorded in the report with the load average).
+``--peers``: every engine (PyTorch eager, torch.compile, ONNX Runtime, OpenVINO, DeepSparse,
+sparsec as its cost model compiles it) on each variant that decides the question: dense;
+90 % in 32x1, 16x1, 4x4 and 1x32 blocks; unstructured (1x1) at 80 % and 90 %; and the 90 %
+32x1 model at batch 8 (throughput) and at 3x the sequence length. A peer that is not
+installed is skipped with a one-line note (DeepSparse: ``bash benchmarks/setup_deepsparse.sh``;
+OpenVINO: ``pip install -e '.[peers]'``). Speedups are over PyTorch eager on the same variant.
 
-Writes to ``--out`` (atomically): ``e2e.csv`` (one row per configuration), ``e2e.png``
-(speedup heatmap, and where the time goes per kernel kind for the dense and 32x1 variants),
-``e2e.json`` and ``e2e.md`` (machine, versions, date, settings, results). The machine may be
-shared: compare ratios from one run, not absolute times across runs.
+How the timing is kept fair: every engine runs in a process of its own (``peers/``: one small
+worker per engine), since two runtimes' thread pools in one process slow each other down.
+The engines of one variant get the same weights, inputs and thread count; each first runs
+once and its outputs are checked against PyTorch (max abs error above 1e-3 fails its row: no
+time counts, and the run exits 1). Then they are timed in interleaved rounds: round 1 is
+engine A's ``--repeat``/3 calls, then B's, ...; only one engine runs at a time while the
+others wait blocked on a pipe, after an idle pause that lets the previous pool go to sleep.
+Each time is the median of the pooled calls, with its spread. The load average is recorded
+at the start and the end; above the core count a warning is printed and recorded.
+
+Writes to ``--out`` (atomically) ``e2e.csv`` / ``.png`` / ``.json`` / ``.md`` (``peers.*``
+with ``--peers``): one row per engine and variant; machine, CPU and ISA, load, versions,
+settings. Compare ratios from one run, not absolute times across runs.
 """
 
 from __future__ import annotations
@@ -30,57 +39,87 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
-import datetime
 import io
+import itertools
 import json
 import math
 import os
-import platform
-import re
 import sys
 import tempfile
-import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+sys.path.insert(0, str(Path(__file__).parent))  # the peers/ package beside this file
+
+from peers import engines, pool
+from peers import report as peers_report
+from peers.report import header_lines, md_table, speedup_cell
 
 from sparsec.atomic import atomic_path, write_text
-from sparsec.commands.bench import max_abs_error, torch_runner
+from sparsec.commands.bench import max_abs_error
 from sparsec.ir.bsr import format_block_shape, parse_block_shape
-from sparsec.report import speedup_text, table
-from sparsec.timing import Timing, measure
+from sparsec.report import table
+from sparsec.timing import Timing, busy_machine_warning
 
 RESULTS = Path(__file__).parent / "results"
 SHAPES = ("1x1", "4x1", "8x1", "16x1", "32x1", "1x32", "4x4", "8x8", "16x16", "32x32")
 SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95)
-TOLERANCE = 1e-3  # max abs error vs PyTorch above which a compiled row fails
+TOLERANCE = 1e-3  # max abs error vs PyTorch above which a row fails
 PAPER_SPARSITY = 0.9
 PROFILED_SHAPE = "32x1"  # profiled next to sparsec-dense (the paper's best block)
+ROUNDS = 3  # interleaved rounds per variant
 # Environment variables that change how the runtimes' thread pools behave, kept in the report.
 THREAD_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "TVM_NUM_THREADS")
 
-# Variants, in table order.
+# Row names ("variant" in the CSV), in table order.
 PYTORCH, PYTORCH_PRUNED, ORT = "pytorch-eager", "pytorch-eager-pruned", "onnxruntime"
 PYTORCH_END = "pytorch-eager-end"  # timed again last: shows how far the machine drifted
 SPARSEC_DENSE, SPARSEC_BSR = "sparsec-dense", "sparsec-bsr"
-CSV_FIELDS = ["model", "variant", "block", "sparsity", "scope", "median_ms", "spread",
-              "speedup_vs_pytorch", "speedup_vs_onnxruntime", "speedup_vs_sparsec_dense",
-              "max_abs_error", "cost_model_choice", "status"]
+TORCH_COMPILE, OPENVINO, DEEPSPARSE = "torch-compile", "openvino", "deepsparse"
+SPARSEC = "sparsec"  # --peers: the block shapes the cost model picks, as a user gets them
+PEERS = (PYTORCH, TORCH_COMPILE, ORT, OPENVINO, DEEPSPARSE, SPARSEC)
+ENGINE_OF = {PYTORCH: "pytorch", PYTORCH_PRUNED: "pytorch", PYTORCH_END: "pytorch",
+             TORCH_COMPILE: "torch-compile", ORT: "onnxruntime", OPENVINO: "openvino",
+             DEEPSPARSE: "deepsparse", SPARSEC_DENSE: "sparsec", SPARSEC_BSR: "sparsec",
+             SPARSEC: "sparsec"}
+# --peers variants: (block, sparsity, batch, sequence length as a multiple of --seq-len).
+PEER_VARIANTS = (("", 0.0, 1, 1), ("32x1", 0.9, 1, 1), ("16x1", 0.9, 1, 1), ("4x4", 0.9, 1, 1),
+                 ("1x32", 0.9, 1, 1), ("1x1", 0.8, 1, 1), ("1x1", 0.9, 1, 1),
+                 ("32x1", 0.9, 8, 1), ("32x1", 0.9, 1, 3))
+ENGINE_TEXT = {name: engines.ENGINES[ENGINE_OF[name]].description for name in PEERS}
+CSV_FIELDS = ["model", "config", "variant", "block", "sparsity", "scope", "batch", "seq_len",
+              "median_ms", "spread", "speedup_vs_pytorch", "speedup_vs_onnxruntime",
+              "speedup_vs_sparsec_dense", "speedup_vs_best_peer", "max_abs_error",
+              "cost_model_choice", "compile_s", "details", "status"]
 
 
 @dataclass(frozen=True)
 class Config:
-    """One thing to time: a variant, and for pruned models the block shape, sparsity, scope."""
+    """One row to time: an engine (``variant``) on weights pruned as ``block``, ``sparsity``
+    and ``scope`` say (dense when ``block`` is empty), at ``batch`` x ``seq_len``."""
 
     variant: str
     block: str = ""
     sparsity: float = 0.0
     scope: str = ""
+    batch: int = 1
+    seq_len: int = 128
+
+    @property
+    def weights(self) -> tuple[str, float, str, int, int]:
+        """What the engines of one interleaved group share: weights and input shape."""
+        return (self.block, self.sparsity, self.scope, self.batch, self.seq_len)
+
+    @property
+    def name(self) -> str:
+        """The weights and shape as ``dense``, ``32x1-90``, ``32x1-90-b8``, ``32x1-90-s384``."""
+        name = f"{self.block}-{round(100 * self.sparsity)}" if self.block else "dense"
+        name += "-attention" if self.scope == "attention" else ""
+        return name + (f"-b{self.batch}" if self.batch != 1 else "") + f"-s{self.seq_len}"
 
     @property
     def label(self) -> str:
@@ -94,11 +133,16 @@ class Row:
     """A measured configuration (``status`` is "ok", "skipped: ..." or "FAILED: ...")."""
 
     config: Config
+    group: int = 0  # rows of one group were timed interleaved, on the same weights
     timing: Timing | None = None
     max_abs_error: float | None = None
-    cost_model_choice: str = ""
+    info: dict = field(default_factory=dict)  # what the worker said about its engine
     status: str = "ok"
-    speedups: dict[str, float] = field(default_factory=dict)  # baseline variant -> speedup
+    speedups: dict[str, float] = field(default_factory=dict)  # baseline -> speedup
+
+    @property
+    def cost_model_choice(self) -> str:
+        return self.info.get("cost_model_choice") or self.info.get("compiled", "")
 
 
 # -- what to run -----------------------------------------------------------------------------
@@ -109,27 +153,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="CI smoke test: 2 layers, hidden 128, seq 32, 32x1 and 1x1 at 90%%")
-    parser.add_argument("--shapes", help=f"block shapes, comma-separated (default: all of "
-                                         f"{','.join(SHAPES)})")
-    parser.add_argument("--sparsities", help="fractions of blocks pruned, comma-separated")
+    parser.add_argument("--peers", action="store_true",
+                        help="sparsec against PyTorch eager, torch.compile, ONNX Runtime, "
+                             "OpenVINO and DeepSparse on the variants of issue 13")
+    parser.add_argument("--engines", help=f"with --peers: engines, comma-separated (default: "
+                                          f"{','.join(PEERS)}; {PYTORCH} is always timed)")
+    parser.add_argument("--variants", help="with --peers: variants by name, comma-separated, "
+                                           "e.g. dense,32x1-90,1x1-80-s128,32x1-90-b8-s128")
+    parser.add_argument("--shapes", help=f"sweep: block shapes, comma-separated (default: all "
+                                         f"of {','.join(SHAPES)})")
+    parser.add_argument("--sparsities", help="sweep: fractions of blocks pruned, comma-separated")
     parser.add_argument("--layers", type=int, help="encoder layers (default 12)")
     parser.add_argument("--hidden", type=int, help="hidden size (default 768)")
     parser.add_argument("--seq-len", type=int, help="tokens per sequence (default 128)")
-    parser.add_argument("--repeat", type=int, help="timed calls per configuration (default 10)")
-    parser.add_argument("--threads", type=int, default=2, help="threads of every runtime")
+    parser.add_argument("--repeat", type=int, help="timed calls per row (default 10)")
+    parser.add_argument("--threads", type=int, default=2, help="threads of every engine")
+    parser.add_argument("--target", default="llvm",
+                        help="sparsec's target (default 'llvm': this machine's CPU)")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights and inputs")
     parser.add_argument("--no-attention-only", action="store_true",
-                        help="skip the attention-only 90%% 32x1 configuration")
+                        help="sweep: skip the attention-only 90%% 32x1 configuration")
     parser.add_argument("--out", type=Path, help="output folder (default benchmarks/results/"
-                                                 "e2e, or e2e-quick with --quick)")
+                                                 "e2e or peers, with -quick with --quick)")
     args = parser.parse_args(argv)
+    _apply_defaults(args)
+    _check_args(parser, args)
+    return args
+
+
+def _apply_defaults(args: argparse.Namespace) -> None:
+    folder = ("peers" if args.peers else "e2e") + ("-quick" if args.quick else "")
     quick = {"shapes": "32x1,1x1", "sparsities": "0.9", "layers": 2, "hidden": 128,
-             "seq_len": 32, "repeat": 3, "out": RESULTS / "e2e-quick"}
+             "seq_len": 32, "repeat": 3}
     full = {"shapes": ",".join(SHAPES), "sparsities": ",".join(map(str, SPARSITIES)),
-            "layers": 12, "hidden": 768, "seq_len": 128, "repeat": 10, "out": RESULTS / "e2e"}
-    for name, default in (quick if args.quick else full).items():
+            "layers": 12, "hidden": 768, "seq_len": 128, "repeat": 10}
+    for name, default in {**(quick if args.quick else full), "out": RESULTS / folder}.items():
         if getattr(args, name) is None:
             setattr(args, name, default)
+
+
+def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     try:
         args.shapes = [format_block_shape(parse_block_shape(s)) for s in _items(args.shapes)]
     except ValueError as err:
@@ -146,7 +209,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--layers, --repeat, --threads and --seq-len must be at least 1")
     if args.hidden < 64 or args.hidden % 64:
         parser.error(f"--hidden must be a multiple of 64, got {args.hidden}")
-    return args
+    engines_ = _items(args.engines) if args.engines else list(PEERS)
+    unknown = [e for e in engines_ if e not in PEERS]
+    if unknown:
+        parser.error(f"--engines: unknown engine '{unknown[0]}' (choose from {','.join(PEERS)})")
+    args.engines = [e for e in PEERS if e == PYTORCH or e in engines_]
+    args.variants = _items(args.variants) if args.variants else None
+    names = [variant.name for variant in peer_variants(args)]
+    unknown = [name for name in args.variants or () if name not in names]
+    if unknown:
+        parser.error(f"--variants: unknown variant '{unknown[0]}' (choose from "
+                     f"{','.join(names)})")
+    try:
+        args.isa = _target_text(args.target, args.threads)
+    except Exception as err:  # TargetError and friends: one line
+        parser.error(f"--target: {' '.join(str(err).split())}")
+
+
+def _target_text(target: str, threads: int) -> str:
+    """The CPU and ISA sparsec compiles for: ``znver3 (AVX2, 8 float lanes)``."""
+    from sparsec.codegen.target import parse_target
+
+    return parse_target(target, None, threads).describe()
 
 
 def _items(text: str) -> list[str]:
@@ -154,36 +238,54 @@ def _items(text: str) -> list[str]:
 
 
 def plan(args: argparse.Namespace) -> list[Config]:
-    """Every configuration, baselines first (the speedups need them)."""
-    configs = [Config(PYTORCH), Config(ORT), Config(SPARSEC_DENSE)]
-    pruned = [Config(SPARSEC_BSR, shape, sparsity, "all")
+    """Every row, in order; consecutive rows on the same weights are timed interleaved."""
+    if args.peers:
+        return plan_peers(args)
+    seq = args.seq_len
+    configs = [Config(PYTORCH, seq_len=seq), Config(ORT, seq_len=seq),
+               Config(SPARSEC_DENSE, seq_len=seq)]
+    pruned = [Config(SPARSEC_BSR, shape, sparsity, "all", seq_len=seq)
               for shape in args.shapes for sparsity in args.sparsities]
     first = pruned[0]  # PyTorch on one pruned model shows it runs as fast as on the dense one
-    configs += [Config(PYTORCH_PRUNED, first.block, first.sparsity, first.scope), *pruned]
+    configs += [Config(PYTORCH_PRUNED, first.block, first.sparsity, first.scope, seq_len=seq),
+                *pruned]
     if not args.no_attention_only:
-        configs.append(Config(SPARSEC_BSR, PROFILED_SHAPE, PAPER_SPARSITY, "attention"))
-    return [*configs, Config(PYTORCH_END)]
+        configs.append(Config(SPARSEC_BSR, PROFILED_SHAPE, PAPER_SPARSITY, "attention",
+                              seq_len=seq))
+    return [*configs, Config(PYTORCH_END, seq_len=seq)]
 
 
-# -- the model and its inputs ----------------------------------------------------------------
+def peer_variants(args: argparse.Namespace) -> list[Config]:
+    """The ``--peers`` variants (weights and shape; no engine yet), in table order."""
+    return [Config("", block, sparsity, "all" if block else "", batch, scale * args.seq_len)
+            for block, sparsity, batch, scale in PEER_VARIANTS]
+
+
+def plan_peers(args: argparse.Namespace) -> list[Config]:
+    """Every engine of ``--engines`` on every variant (``--variants`` filters them by name)."""
+    return [Config(engine, *variant.weights) for variant in peer_variants(args)
+            if args.variants is None or variant.name in args.variants
+            for engine in args.engines]
+
+
+# -- the model, its inputs and the files the workers read ---------------------------------------
 
 
 class Bench:
-    """The seeded model, its dense weights (restored before each pruning), inputs, workdir."""
+    """The seeded model, its dense weights (restored before each pruning), the workdir."""
 
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
-        import torch
-
         from sparsec.frontend.models import seeded_bert
 
         self.args = args
         self.workdir = workdir
+        self.max_positions = max(512, args.seq_len, *(c.seq_len for c in plan(args)))
         self.model = seeded_bert(args.layers, args.hidden, args.seed,
-                                 max_positions=max(512, args.seq_len))
+                                 max_positions=self.max_positions)
         self.dense_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        self.inputs = bert_inputs(self.model, args.seq_len, args.seed)
-        self.torch_inputs = {k: torch.from_numpy(v) for k, v in self.inputs.items()}
-        self.name = f"bert-L{args.layers}-H{args.hidden}-S{args.seq_len}"
+        self.name = f"bert-L{args.layers}-H{args.hidden}"
+        self.env = {"OMP_NUM_THREADS": str(args.threads), "TVM_NUM_THREADS": str(args.threads),
+                    "HF_HUB_OFFLINE": "1", **engines.QUIET_ENV}
 
     def weights_for(self, config: Config) -> None:
         """Load the dense weights, then prune them as ``config`` says (if it is pruned)."""
@@ -195,196 +297,153 @@ class Bench:
             prune_state(state, prunable_weights(state, config.scope),
                         parse_block_shape(config.block), config.sparsity)
 
-    def reference(self) -> list[np.ndarray]:
-        """PyTorch's outputs on the current weights."""
-        return [t.numpy() for t in torch_runner(self.model, self.inputs)()]
+    def prepare(self, config: Config, onnx: bool) -> tuple[dict, list[np.ndarray]]:
+        """Write the current weights, the inputs (and the ONNX export if ``onnx``) of
+        ``config``'s group; the spec every worker gets, and PyTorch's outputs."""
+        import torch
+        from peers.onnx_export import export_onnx
+
+        folder = self.workdir / config.name
+        folder.mkdir()
+        inputs = bert_inputs(self.model, config.batch, config.seq_len, self.args.seed)
+        np.savez(folder / "inputs.npz", **inputs)
+        torch.save(self.model.state_dict(), folder / "state.pt")
+        tensors = {k: torch.from_numpy(v) for k, v in inputs.items()}
+        if onnx:
+            export_onnx(self.model, tensors, folder / "model.onnx")
+        with torch.no_grad():
+            reference = [t.numpy() for t in self.model(**tensors).to_tuple()]
+        spec = {"inputs": str(folder / "inputs.npz"), "state": str(folder / "state.pt"),
+                "onnx": str(folder / "model.onnx"), "threads": self.args.threads,
+                "layers": self.args.layers, "hidden": self.args.hidden, "seed": self.args.seed,
+                "max_positions": self.max_positions, "repeat": self.args.repeat,
+                "target": self.args.target}
+        return spec, reference
 
 
-def bert_inputs(model, seq_len: int, seed: int) -> dict[str, np.ndarray]:
+def bert_inputs(model, batch: int, seq_len: int, seed: int) -> dict[str, np.ndarray]:
     """Random valid token ids, a mask of ones and zero token types, as the model takes them."""
     from sparsec.frontend.loader import hf_example_inputs
 
-    example = hf_example_inputs(model, 1, seq_len)
+    example = hf_example_inputs(model, batch, seq_len)
     rng = np.random.default_rng(seed)
     arrays = {name: tensor.numpy() for name, tensor in example.items()}
-    arrays["input_ids"] = rng.integers(0, model.config.vocab_size, size=(1, seq_len))
+    arrays["input_ids"] = rng.integers(0, model.config.vocab_size, size=(batch, seq_len))
     return arrays
 
 
-# -- the runtimes ----------------------------------------------------------------------------
+def worker_spec(bench: Bench, config: Config, spec: dict, folder: Path) -> dict:
+    """The spec of ``config``'s worker: the group's plus the engine's own settings."""
+    stem = config.variant
+    spec = {**spec, "outputs": str(folder / f"{stem}.out.npz")}
+    if ENGINE_OF[config.variant] == "sparsec":
+        forced = config.variant == SPARSEC_BSR
+        spec |= {"sparsity": config.variant != SPARSEC_DENSE, "artifact":
+                 str(folder / f"{stem}.sparsec"), "block_shape": config.block if forced else "",
+                 "choice": forced, "profile": profiled(config, bench.args)}
+    return spec
 
 
-def onnxruntime_runner(bench: Bench) -> Callable[[], list[np.ndarray]]:
-    """ONNX Runtime on the current (dense) weights, exported with the TorchScript exporter.
-
-    torch 2.13's default (dynamo) exporter needs onnxscript, which is not installed here.
-    """
-    import onnxruntime
-    import torch
-
-    names = list(bench.inputs)
-
-    class Positional(torch.nn.Module):  # the exporter passes inputs by position
-        def __init__(self, model: torch.nn.Module) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
-            return self.model(**dict(zip(names, args, strict=True))).to_tuple()
-
-    path = bench.workdir / "model.onnx"
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        # eval(): export restores the wrapper's mode afterwards, and a new Module is training.
-        torch.onnx.export(Positional(bench.model).eval(), tuple(bench.torch_inputs.values()),
-                          str(path), dynamo=False, input_names=names)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = bench.args.threads
-    options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    return lambda: session.run(None, bench.inputs)
+# -- running the groups ----------------------------------------------------------------------
 
 
-def compile_config(bench: Bench, config: Config, step: Callable[[str], None]):
-    """Compile the current weights as ``config`` says; (loaded model, artifact path, choice)."""
-    from sparsec.compiler import CompileOptions, compile_model, write_artifact
-    from sparsec.frontend.trace import export
-    from sparsec.runtime import load
-
-    args = bench.args
-    step("tracing")
-    program = export(bench.model, bench.torch_inputs)
-    options = CompileOptions(threads=args.threads, seq_len=args.seq_len,
-                             sparsity=config.variant != SPARSEC_DENSE, block_shape=config.block)
-    choice = cost_model_choice(program, options) if config.block else ""
-    path = bench.workdir / f"{re.sub(r'[^A-Za-z0-9]+', '-', config.label)}.sparsec"
-    write_artifact(compile_model(program, None, options, progress=step), path, progress=step)
-    return load(path, threads=args.threads), path, choice
+def run_all(bench: Bench, configs: list[Config], log: Callable[[str], None]) -> list[Row]:
+    """Every group of consecutive rows on the same weights, timed interleaved."""
+    rows: list[Row] = []
+    groups = itertools.groupby(configs, key=lambda config: config.weights)
+    for index, (_, members) in enumerate(groups):
+        rows += run_group(bench, list(members), index, log)
+    add_speedups(rows, per_group=bench.args.peers)
+    return rows
 
 
-def cost_model_choice(program, options) -> str:
-    """What block-shape-selection picks without ``block_shape``: "32x1 x48, dense x24"."""
-    from dataclasses import replace
-
-    from sparsec.compiler import build_passes, resolve_target, weight_decisions
-    from sparsec.frontend import import_model
-    from sparsec.passes import PassManager
-
-    module = import_model(program)
-    cpu = resolve_target(options).mcpu  # 'auto' looks for this CPU's calibration
-    PassManager(build_passes(replace(options, block_shape=""), cpu)).run(module)
-    counts = collections.Counter(d.block_shape for d in weight_decisions(module))
-    return ", ".join(f"{shape} x{n}" for shape, n in sorted(counts.items(),
-                                                             key=lambda kv: (-kv[1], kv[0])))
-
-
-def kernel_kind(symbol: str) -> str:
-    """A VM call's symbol as a kind of work: ``bsr_linear3`` -> ``bsr_linear``."""
-    if symbol.startswith("vm.builtin."):
-        return "VM builtins"
-    if symbol.startswith("fused_") or symbol in ("logical_and", "add", "multiply"):
-        return "fused elementwise"
-    kind = re.sub(r"\d+$", "", symbol)
-    return "embedding (take)" if kind == "take" else kind
-
-
-def profile_artifact(path: Path, inputs: dict[str, np.ndarray], repeat: int) -> dict[str, float]:
-    """Milliseconds per call by kernel kind, timed around each VM call by an instrument hook."""
-    import tvm
-    from tvm import relax
-
-    from sparsec.artifact import check_library, read_manifest, read_params
-
-    manifest = read_manifest(path)
-    device = tvm.cpu()
-    vm = relax.VirtualMachine(tvm.runtime.load_module(str(check_library(path, manifest))),
-                              device)
-    args = [tvm.runtime.tensor(inputs[i.name], device) for i in manifest.inputs]
-    args += [tvm.runtime.tensor(p, device) for p in read_params(path, manifest)]
-    vm["main"](*args)  # warm-up, untimed
-    totals: collections.Counter[str] = collections.Counter()
-    started: dict[str, float] = {}
-
-    def instrument(func, symbol, before_run, ret_value, *call_args) -> int:
-        if before_run:
-            started[symbol] = time.perf_counter()
-        else:
-            totals[kernel_kind(symbol)] += time.perf_counter() - started.pop(symbol)
-        return 0  # VMInstrumentReturnKind.NO_OP
-
-    vm.set_instrument(instrument)
-    for _ in range(repeat):
-        vm["main"](*args)
-    return {kind: 1e3 * seconds / repeat for kind, seconds in sorted(totals.items())}
-
-
-# -- running every configuration -------------------------------------------------------------
-
-
-def run_config(bench: Bench, config: Config,
-               step: Callable[[str], None]) -> tuple[Row, Path | None]:
-    """Measure one configuration; an error becomes a FAILED row, never the end of the run."""
-    row = Row(config)
-    repeat = bench.args.repeat
+def run_group(bench: Bench, configs: list[Config], index: int,
+              log: Callable[[str], None]) -> list[Row]:
+    """Start a worker per row (each checked against PyTorch), time them interleaved."""
+    rows = [Row(config, index) for config in configs]
+    for row in rows:
+        missing = engines.ENGINES[ENGINE_OF[row.config.variant]].missing()
+        if missing:
+            row.status = f"skipped: {missing}"
+    wanted = [row for row in rows if row.status == "ok"]
+    onnx = any(engines.ENGINES[ENGINE_OF[r.config.variant]].input == "onnx" for r in wanted)
+    log(f"{configs[0].name}: preparing weights and inputs" + (" and ONNX" if onnx else ""))
+    bench.weights_for(configs[0])
+    spec, reference = bench.prepare(configs[0], onnx)
+    folder = bench.workdir / configs[0].name
+    workers: dict[str, pool.Worker] = {}
     try:
-        bench.weights_for(config)
-        if config.variant in (PYTORCH, PYTORCH_PRUNED, PYTORCH_END):
-            step("PyTorch eager")
-            row.timing = measure(torch_runner(bench.model, bench.inputs), repeat)
-            return row, None
-        expected = bench.reference()
-        if config.variant == ORT:
-            try:
-                import onnxruntime  # noqa: F401
-            except ImportError:
-                row.status = "skipped: onnxruntime is not installed"
-                return row, None
-            step("exporting to ONNX")
-            run = onnxruntime_runner(bench)
-            path = None
-        else:
-            compiled, path, row.cost_model_choice = compile_config(bench, config, step)
-            run = lambda: compiled(**bench.inputs)  # noqa: E731
-        row.max_abs_error = max_abs_error(expected, run())
-        if not row.max_abs_error <= TOLERANCE:
-            row.status = f"FAILED: max abs error {row.max_abs_error:.3g} > {TOLERANCE:g}"
-            return row, None
-        step("timing")
-        row.timing = measure(run, repeat)
-        return row, path
-    except Exception as err:  # a broken configuration must not end the run
-        row.status = f"FAILED: {type(err).__name__}: {' '.join(str(err).split())}"
-        return row, None
+        for row in wanted:
+            log(f"{row.config.label}: loading and checking")
+            worker = start_row(bench, row, worker_spec(bench, row.config, spec, folder),
+                               reference)
+            if worker is not None:
+                workers[row.config.label] = worker
+        log(f"{configs[0].name}: timing {', '.join(workers)} interleaved")
+        time_rows(rows, workers, bench.args.repeat)
+    finally:
+        for worker in workers.values():
+            worker.stop()
+        remove_tree(folder)
+    for row in rows:
+        log(f"{row.config.label}: {row.timing or row.status}")
+    return rows
 
 
-def run_all(bench: Bench, configs: list[Config], console: Console
-            ) -> tuple[list[Row], dict[str, dict[str, float]]]:
-    """Every configuration under a progress bar; the profiles of the chosen variants."""
-    rows, profiles = [], {}
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("{task.fields[stage]}"))
-    with Progress(*columns, console=console, transient=not console.is_terminal) as progress:
-        task = progress.add_task("e2e", total=len(configs), stage="")
-        for config in configs:
-            progress.update(task, description=config.label, stage="")
-            row, path = run_config(bench, config,
-                                   lambda stage: progress.update(task, stage=stage))
-            if path is not None and profiled(config, bench.args):
-                progress.update(task, stage="profiling")
-                profiles[config.label] = profile_artifact(path, bench.inputs, bench.args.repeat)
-            rows.append(row)
-            if row.status.startswith("FAILED"):
-                progress.console.print(f"[bold red]{config.label}: {row.status}[/]")
-            else:  # a log line per row: rich draws no live bar when stderr is not a terminal
-                progress.console.print(f"{config.label}: {row.timing or row.status}",
-                                       markup=False)
-            progress.advance(task)
-    add_speedups(rows)
-    return rows, profiles
+def start_row(bench: Bench, row: Row, spec: dict, reference: list[np.ndarray]
+              ) -> pool.Worker | None:
+    """The row's worker once its outputs agree with PyTorch's; else None and a FAILED row."""
+    engine = engines.ENGINES[ENGINE_OF[row.config.variant]]
+    try:
+        worker = pool.start(row.config.label, engine.python(), engine.script, spec,
+                            Path(spec["outputs"]).parent, worker_env(bench, row))
+    except pool.WorkerError as err:
+        row.status = f"FAILED: {' '.join(str(err).split())}"
+        return None
+    row.info = worker.info
+    with np.load(spec["outputs"]) as archive:
+        outputs = [archive[f"arr_{i}"] for i in range(len(archive.files))]
+    try:
+        row.max_abs_error = max_abs_error(reference, outputs)
+    except Exception as err:  # a different number or shape of outputs
+        row.status = f"FAILED: {' '.join(str(err).split())}"
+    if row.status == "ok" and not row.max_abs_error <= TOLERANCE:
+        row.status = f"FAILED: max abs error {row.max_abs_error:.3g} > {TOLERANCE:g}"
+    if row.status != "ok":
+        worker.stop()
+        return None
+    return worker
+
+
+def worker_env(bench: Bench, row: Row) -> dict[str, str]:
+    """The same thread settings for every engine; inductor's cache fresh per worker."""
+    cache = bench.workdir / "inductor" / f"{row.group}-{row.config.variant}"
+    return {**bench.env, "TORCHINDUCTOR_CACHE_DIR": str(cache)}
+
+
+def time_rows(rows: list[Row], workers: dict[str, pool.Worker], repeat: int) -> None:
+    """Time the ready workers interleaved; a worker dying here fails its row only."""
+    while workers:
+        try:
+            timings = pool.time_interleaved(workers, repeat, ROUNDS)
+        except pool.WorkerError as err:
+            next(r for r in rows if r.config.label == err.worker).status = f"FAILED: {err}"
+            workers.pop(err.worker).stop()
+            continue
+        for row in rows:
+            row.timing = timings.get(row.config.label, row.timing)
+        return
+
+
+def remove_tree(folder: Path) -> None:
+    """Delete a group's files (BERT-base's weights are 440 MB per group)."""
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def profiled(config: Config, args: argparse.Namespace) -> bool:
-    """sparsec-dense, and the all-linears BSR row of the paper's block at its sparsity
+    """Sweep: sparsec-dense, and the all-linears BSR row of the paper's block at its sparsity
     (or the first pruned row when that one is not in the run)."""
     if config.variant == SPARSEC_DENSE:
         return True
@@ -395,22 +454,38 @@ def profiled(config: Config, args: argparse.Namespace) -> bool:
     return (config.block, config.sparsity) == (args.shapes[0], args.sparsities[0])
 
 
-def add_speedups(rows: list[Row]) -> None:
+def add_speedups(rows: list[Row], per_group: bool) -> None:
     """Each timed row's speedup over each timed baseline (median over median).
 
-    PyTorch's figure is the faster of its first and last timing: load from other processes
-    only ever slows a run down, so this is the conservative baseline for sparsec.
+    Sweep: the baselines of the whole run; PyTorch's figure is the faster of its first and
+    last timing (load from other processes only ever slows a run down, so this is the
+    conservative baseline for sparsec). Peers: the baselines of the row's own group (same
+    weights and shape, timed interleaved), and sparsec's speedup over the fastest peer.
     """
+    groups = collections.defaultdict(list)
+    for row in rows:
+        groups[row.group].append(row)
+    run_level = _baselines(rows)
+    for row in rows:
+        if row.timing is None:
+            continue
+        baselines = _baselines(groups[row.group]) if per_group else run_level
+        row.speedups = {name: base.median / row.timing.median
+                        for name, base in baselines.items()}
+        others = [r.timing.median for r in groups[row.group]
+                  if r.timing and r.config.variant != SPARSEC]
+        if per_group and row.config.variant == SPARSEC and others:
+            row.speedups["best-peer"] = min(others) / row.timing.median
+
+
+def _baselines(rows: list[Row]) -> dict[str, Timing]:
     baselines = {row.config.variant: row.timing for row in rows
                  if row.config.variant in (ORT, SPARSEC_DENSE) and row.timing}
     pytorch = [row.timing for row in rows if row.config.variant in (PYTORCH, PYTORCH_END)
                and row.timing]
     if pytorch:
         baselines[PYTORCH] = min(pytorch, key=lambda timing: timing.median)
-    for row in rows:
-        if row.timing is not None:
-            row.speedups = {name: base.median / row.timing.median
-                            for name, base in baselines.items()}
+    return baselines
 
 
 # -- reports ---------------------------------------------------------------------------------
@@ -426,16 +501,26 @@ def csv_rows(model: str, rows: list[Row]) -> list[dict[str, str]]:
     for row in rows:
         c, t = row.config, row.timing
         out.append({
-            "model": model, "variant": c.variant, "block": c.block,
+            "model": model, "config": c.name, "variant": c.variant, "block": c.block,
             "sparsity": f"{c.sparsity:g}" if c.block else "", "scope": c.scope,
+            "batch": str(c.batch), "seq_len": str(c.seq_len),
             "median_ms": _cell(t and 1e3 * t.median, ".4f"), "spread": _cell(t and t.spread, ".4f"),
             "speedup_vs_pytorch": _cell(row.speedups.get(PYTORCH), ".4f"),
             "speedup_vs_onnxruntime": _cell(row.speedups.get(ORT), ".4f"),
             "speedup_vs_sparsec_dense": _cell(row.speedups.get(SPARSEC_DENSE), ".4f"),
+            "speedup_vs_best_peer": _cell(row.speedups.get("best-peer"), ".4f"),
             "max_abs_error": _cell(row.max_abs_error, ".3g"),
-            "cost_model_choice": row.cost_model_choice, "status": row.status,
+            "cost_model_choice": row.cost_model_choice,
+            "compile_s": _cell(row.info.get("compile_s"), ".2f"),
+            "details": details(row.info), "status": row.status,
         })
     return out
+
+
+def details(info: dict) -> str:
+    """The engine facts a worker reported that have no column: ``threads=2; backend=...``."""
+    columns = {"version", "compile_s", "cost_model_choice", "compiled", "profile_ms"}
+    return "; ".join(f"{k}={v}" for k, v in info.items() if k not in columns)
 
 
 def write_csv(path: Path, records: list[dict[str, str]]) -> None:
@@ -447,10 +532,6 @@ def write_csv(path: Path, records: list[dict[str, str]]) -> None:
     write_text(path, buffer.getvalue())
 
 
-def _speedup(value: str) -> str:
-    return speedup_text(float(value)) if value else ""
-
-
 def results_table(model: str, records: list[dict[str, str]]):
     """Every row: time, spread, speedups, error, the cost model's choice."""
     columns = [("variant", "left"), ("block", "left"), ("sparsity", "right"), ("scope", "left"),
@@ -460,8 +541,8 @@ def results_table(model: str, records: list[dict[str, str]]):
     cells = [[r["variant"], r["block"], r["sparsity"], r["scope"],
               _cell(float(r["median_ms"]), ".2f") if r["median_ms"] else "",
               f"±{float(r['spread']) / 2:.0%}" if r["spread"] else "",
-              _speedup(r["speedup_vs_pytorch"]), _speedup(r["speedup_vs_onnxruntime"]),
-              _speedup(r["speedup_vs_sparsec_dense"]), r["max_abs_error"],
+              speedup_cell(r["speedup_vs_pytorch"]), speedup_cell(r["speedup_vs_onnxruntime"]),
+              speedup_cell(r["speedup_vs_sparsec_dense"]), r["max_abs_error"],
               r["cost_model_choice"], _short(r["status"])] for r in records]
     return table(f"End-to-end: {model}, batch 1", columns, cells)
 
@@ -479,8 +560,8 @@ def paper_records(records: list[dict[str, str]]) -> list[dict[str, str]]:
 
 def paper_table(records: list[dict[str, str]]):
     """The paper's table: speedup over PyTorch eager and over sparsec-dense at 90 %."""
-    cells = [[r["block"], r["scope"], _speedup(r["speedup_vs_pytorch"]),
-              _speedup(r["speedup_vs_sparsec_dense"]), _short(r["status"])]
+    cells = [[r["block"], r["scope"], speedup_cell(r["speedup_vs_pytorch"]),
+              speedup_cell(r["speedup_vs_sparsec_dense"]), _short(r["status"])]
              for r in paper_records(records)]
     columns = [("block", "left"), ("pruned", "left"), ("vs PyTorch eager", "right"),
                ("vs sparsec-dense (TVM w/o BSR)", "right"), ("status", "left")]
@@ -538,93 +619,90 @@ def _profile_bars(ax, profiles: dict[str, dict[str, float]]) -> None:
         ax.legend(fontsize=7, loc="upper right")
 
 
-def machine() -> dict[str, object]:
-    """CPU model, core count, load, and the versions that matter."""
-    cpu = platform.processor() or platform.machine()
-    with open("/proc/cpuinfo", encoding="utf-8") as file:
-        for line in file:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    versions = {"python": platform.python_version(), "numpy": np.__version__}
-    for name in ("torch", "tvm", "onnxruntime", "sparsec", "transformers"):
-        try:
-            versions[name] = __import__(name).__version__
-        except ImportError:
-            versions[name] = "not installed"
-    env = {name: os.environ.get(name, "") for name in THREAD_ENV}
-    return {"cpu": cpu, "cores": os.cpu_count(), "load_average": list(os.getloadavg()),
-            "platform": platform.platform(), "versions": versions, "environment": env,
-            "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
-
-
 def markdown(model: str, info: dict, settings: dict, records: list[dict[str, str]],
              profiles: dict[str, dict[str, float]]) -> str:
     """The report as markdown: machine, settings, results, the paper's table, profiles."""
-    versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
-    load = ", ".join(f"{x:.2f}" for x in info["load_average"])
-    start = ", ".join(f"{x:.2f}" for x in info["load_average_start"])
-    lines = [f"# End-to-end benchmark: {model}", "",
-             f"- machine: {info['cpu']}, {info['cores']} cores",
-             f"- load average (1, 5, 15 min): {start} at the start, {load} at the end",
-             f"- versions: {versions}", f"- date: {info['date']}",
-             f"- thread environment: {json.dumps(info['environment'])}",
-             f"- settings: {json.dumps(settings)}", "", "## Results", "",
-             _md_table(["variant", "block", "sparsity", "scope", "median ms", "spread",
-                        "vs PyTorch", "vs ORT", "vs sparsec-dense", "max abs err",
-                        "cost model would pick", "status"],
-                       [[r[k] for k in CSV_FIELDS[1:]] for r in records]),
+    lines = [*header_lines(f"End-to-end benchmark: {model}", info, settings), "",
+             "## Results", "",
+             md_table([k.replace("_", " ") for k in CSV_FIELDS[2:]],
+                      [[r[k] for k in CSV_FIELDS[2:]] for r in records]),
              "", "## Speedup at 90 % sparsity (the paper's table)", "",
-             _md_table(["block", "pruned", "vs PyTorch eager", "vs sparsec-dense"],
-                       [[r["block"], r["scope"], _speedup(r["speedup_vs_pytorch"]),
-                         _speedup(r["speedup_vs_sparsec_dense"])] for r in paper_records(records)])]
+             md_table(["block", "pruned", "vs PyTorch eager", "vs sparsec-dense"],
+                       [[r["block"], r["scope"], speedup_cell(r["speedup_vs_pytorch"]),
+                         speedup_cell(r["speedup_vs_sparsec_dense"])]
+                        for r in paper_records(records)])]
     for label, profile in profiles.items():
         lines += ["", f"## Time per kernel kind: {label} (ms per inference)", "",
-                  _md_table(["kind", "ms"], [[k, f"{v:.3f}"] for k, v in profile.items()])]
+                  md_table(["kind", "ms"], [[k, f"{v:.3f}"] for k, v in profile.items()])]
     return "\n".join(lines) + "\n"
 
 
-def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; 0 when every row passed its accuracy check, else 1."""
+    """Run the benchmark; 0 when every row that ran passed its accuracy check, else 1."""
     args = parse_args(argv)
-    from sparsec.runtime import set_threads
-
-    set_threads(args.threads)  # before anything starts TVM's thread pool
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
-    torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads)  # for the reference outputs only
     console = Console() if sys.stdout.isatty() else Console(width=220)
-    progress_console = Console(stderr=True)
+    log_console = Console(stderr=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    configs = plan(args)
+    warnings = [w for w in [busy_machine_warning(args.threads)] if w]
+    for warning in warnings:
+        log_console.print(warning, markup=False, style="yellow")
     load_at_start = list(os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="sparsec-e2e-") as workdir:
         bench = Bench(args, Path(workdir))
-        rows, profiles = run_all(bench, configs, progress_console)
-    records = csv_rows(bench.name, rows)
-    settings = {"layers": args.layers, "hidden": args.hidden, "seq_len": args.seq_len,
-                "batch": 1, "threads": args.threads, "repeat": args.repeat, "seed": args.seed,
-                "shapes": args.shapes, "sparsities": args.sparsities, "tolerance": TOLERANCE}
-    info = {**machine(), "load_average_start": load_at_start}
-    write_csv(args.out / "e2e.csv", records)
-    write_plot(args.out / "e2e.png", bench.name, records, profiles)
-    report = {"model": bench.name, "machine": info, "settings": settings, "rows": records,
-              "profiles_ms": profiles}
-    write_text(args.out / "e2e.json", json.dumps(report, indent=2) + "\n")
-    write_text(args.out / "e2e.md", markdown(bench.name, info, settings, records, profiles))
-    console.print(results_table(bench.name, records))
-    console.print(paper_table(records))
-    console.print(f"wrote {args.out}/e2e.csv, e2e.png, e2e.json, e2e.md")
+        rows = run_all(bench, plan(args), lambda line: log_console.print(line, markup=False))
+    info = {**peers_report.machine({name: os.environ.get(name, "") for name in THREAD_ENV}),
+            "load_average_start": load_at_start, "warnings": warnings, "isa": args.isa,
+            "worker_environment": bench.env}
+    info["versions"] |= engine_versions(rows)
+    write_reports(args, bench.name, rows, info, console)
     failed = [r for r in rows if r.status.startswith("FAILED")]
     if failed:
-        console.print(f"[bold red]{len(failed)} configuration(s) FAILED[/]")
+        console.print(f"[bold red]{len(failed)} row(s) FAILED[/]")
     return 1 if failed else 0
+
+
+def engine_versions(rows: list[Row]) -> dict[str, str]:
+    """The versions the workers reported (DeepSparse's venv is not this process's)."""
+    return {ENGINE_OF[r.config.variant]: r.info["version"] for r in rows
+            if "version" in r.info and ENGINE_OF[r.config.variant] in (DEEPSPARSE, OPENVINO)}
+
+
+def settings_of(args: argparse.Namespace) -> dict[str, object]:
+    """The options that shaped the run, for the JSON and markdown."""
+    settings = {"layers": args.layers, "hidden": args.hidden, "seq_len": args.seq_len,
+                "threads": args.threads, "repeat": args.repeat, "rounds": ROUNDS,
+                "seed": args.seed, "target": args.target, "tolerance": TOLERANCE}
+    if args.peers:
+        return settings | {"engines": args.engines, "variants": args.variants or "all"}
+    return settings | {"batch": 1, "shapes": args.shapes, "sparsities": args.sparsities}
+
+
+def write_reports(args: argparse.Namespace, model: str, rows: list[Row], info: dict,
+                  console: Console) -> None:
+    """CSV, PNG, JSON and markdown into ``--out``; the tables on the terminal."""
+    records, settings = csv_rows(model, rows), settings_of(args)
+    stem = "peers" if args.peers else "e2e"
+    profiles = {r.config.label: r.info["profile_ms"] for r in rows if "profile_ms" in r.info}
+    write_csv(args.out / f"{stem}.csv", records)
+    report = {"model": model, "machine": info, "settings": settings, "rows": records}
+    if args.peers:
+        peers_report.write_peers_plot(args.out / "peers.png", model, info["isa"], records)
+        text = peers_report.peers_markdown(model, info, settings, records, ENGINE_TEXT,
+                                           CSV_FIELDS)
+        console.print(peers_report.peers_table(model, records))
+    else:
+        write_plot(args.out / "e2e.png", model, records, profiles)
+        report["profiles_ms"] = profiles
+        text = markdown(model, info, settings, records, profiles)
+        console.print(results_table(model, records))
+        console.print(paper_table(records))
+    write_text(args.out / f"{stem}.json", json.dumps(report, indent=2) + "\n")
+    write_text(args.out / f"{stem}.md", text)
+    console.print(f"wrote {args.out}/{stem}.csv, {stem}.png, {stem}.json, {stem}.md")
 
 
 if __name__ == "__main__":
