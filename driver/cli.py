@@ -62,7 +62,7 @@ class _PlainArgument(TyperArgument):
 def _option_metavar(option: TyperOption) -> str:
     """``--threads N``, ``--target TARGET``: the value's type for numbers, else its name."""
     typename = option.bare_type().removeprefix("list[").removesuffix("]")
-    return TYPE_METAVARS.get(typename, (option.name or "value").upper())
+    return TYPE_METAVARS.get(typename, (option.name or "value").strip("_").upper())
 
 
 def readable_help(command: TyperCommand | TyperGroup) -> None:
