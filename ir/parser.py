@@ -8,6 +8,9 @@ they are used, so every check can point at the exact token at fault.
 
 Every problem, from a stray character to a verifier failure, is raised as a
 ``ParseError`` that reads ``file:line:col: message``, then the line, then a caret.
+So is text past one of the bounds in ``limits.py`` (nesting, digits, dimensions,
+element counts), checked where the text first crosses it: no input can overflow
+int64, exhaust the recursion limit or allocate a tensor's worth of memory.
 """
 
 from __future__ import annotations

@@ -83,6 +83,8 @@ def truncate(rng: random.Random, text: str) -> str:
 
 def swap_tokens(rng: random.Random, text: str) -> str:
     tokens = list(_TOKEN.finditer(text, 0, _op_part(text)))
+    if len(tokens) < 2:  # (an earlier edit of the same mutant may have cut nearly everything)
+        return text
     a, b = sorted(rng.sample(tokens, 2), key=lambda m: m.start())
     if a.end() > b.start():
         return text
@@ -92,6 +94,8 @@ def swap_tokens(rng: random.Random, text: str) -> str:
 def inflate_digits(rng: random.Random, text: str) -> str:
     """A digit run (a dimension, a value, a result number, an alignment) becomes huge."""
     runs = list(_DIGITS.finditer(text, 0, _op_part(text)))
+    if not runs:
+        return text + rng.choice(_HUGE_NUMBERS)
     run = rng.choice(runs)
     return text[: run.start()] + rng.choice(_HUGE_NUMBERS) + text[run.end() :]
 
@@ -99,6 +103,8 @@ def inflate_digits(rng: random.Random, text: str) -> str:
 def huge_dimension(rng: random.Random, text: str) -> str:
     """Every use of one tensor type gets a huge dimension, so the module stays consistent."""
     types = sorted({m[0] for m in _TENSOR.finditer(text, 0, _op_part(text))})
+    if not types:
+        return text
     old = rng.choice(types)
     dims, element = _TENSOR.fullmatch(old).groups()
     parts = dims.split("x")[:-1] or ["1"]
@@ -145,7 +151,7 @@ def _insert_op(rng: random.Random, text: str, ops: str) -> str:
 def _insert_attribute(rng: random.Random, text: str, entry: str) -> str:
     """``entry`` as the first discardable attribute of a random op."""
     ends = [m.start() for m in re.finditer(r" : \(", text[: _op_part(text)])]
-    at = rng.choice(ends)
+    at = rng.choice(ends) if ends else _position(rng, text)
     return text[:at] + " {" + entry + "}" + text[at:]
 
 
