@@ -20,6 +20,7 @@ from sparsec.codegen.target import CpuTarget
 from sparsec.ir.bsr import dense_to_bsr, parse_block_shape
 from sparsec.passes.cost_model import CostModel, ShapeCost
 from sparsec.passes.sparsity_analysis import DEFAULT_BLOCK_SHAPES
+from sparsec.threads import configure_thread_pool
 
 REFERENCE = (128, 768, 768)  # tokens, output features, input features
 DENSITIES = (0.05, 0.3)  # block densities the line is fitted through
@@ -68,6 +69,7 @@ def calibrate(target: CpuTarget, shapes: tuple[str, ...] = DEFAULT_BLOCK_SHAPES,
     Timing runs the kernels here, so a target this CPU cannot execute is refused before any work.
     """
     target.check_runs_on_host(f"calibrating for {target.mcpu}")
+    configure_thread_pool(target.num_threads)
     step = progress or (lambda stage: None)
     rng = np.random.default_rng(seed)
     step("dense")
