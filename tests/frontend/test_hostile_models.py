@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import pickle
 import struct
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -167,6 +170,25 @@ def test_sample_inputs_payload_is_refused_before_torch_unpickles_it(archive, tmp
     for line in import_and_compile_errors(path, tmp_path):
         assert "data/sample_inputs/model.pt" in line and "--allow-pickle" in line
     assert not marker.exists()
+    with pytest.raises(UserError):  # the opt-in trusts the file: torch then runs the payload
+        import_model(path, allow_pickle=True)
+    assert marker.exists()
+
+
+def test_sparsec_import_of_a_hostile_archive_in_a_fresh_process(archive, tmp_path):
+    """The reported case: `sparsec import evil.pt2` ran the pickle's command, then failed."""
+    marker = tmp_path / "ran.txt"
+    path = rewrite(archive, tmp_path / "evil.pt2",
+                   {"data/sample_inputs/model.pt": payload_file(marker)})
+    done = subprocess.run([sys.executable, "-m", "sparsec.cli", "import", str(path)],
+                          capture_output=True, text=True, check=False,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: '{path}': member 'bert/data/sample_inputs/model.pt' is a pickle that would run "
+        "code when loaded (it needs more than tensors and plain containers); pass "
+        "--allow-pickle (allow_pickle=True) only if you trust the file"]
+    assert not marker.exists()
 
 
 @pytest.mark.parametrize("folder, fqn", [("weights", QUERY),
@@ -301,7 +323,7 @@ def flipped(source: Path, target: Path, offset: int, value: int | None = None) -
 
 
 def test_every_member_with_a_flipped_byte_is_refused_by_name(archive, tmp_path):
-    """One flipped byte in each member's data (CRC no longer matches): 51 archives here."""
+    """One flipped byte in each member's data (CRC no longer matches): 50 archives here."""
     with zipfile.ZipFile(archive) as zipped:
         infos = [info for info in zipped.infolist() if info.file_size > 0]
     assert len(infos) > 40
