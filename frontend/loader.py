@@ -7,9 +7,10 @@
   so it needs ``allow_pickle=True``.
 
 Nothing is handed to torch unchecked: a zip's every member must read back
-intact, an export archive must pass ``archive_check.check_export_archive`` (no
-pickle beyond tensors, no code, nothing missing), a folder's ``pytorch_model.bin``
-must load weights-only, and its weights must cover the model.
+intact (and torch reads a fresh copy of exactly those bytes), an export archive
+must pass ``archive_check.check_export_archive`` (no pickle beyond tensors, no
+code, nothing missing), a folder's ``pytorch_model.bin`` must load weights-only,
+and its weights must cover the model.
 
 Anything else (missing, empty, truncated, random bytes, a JSON that is not a
 model config) is a ``FrontendError`` naming the file and the problem.
@@ -116,7 +117,7 @@ def _import_output_types(path: Path, json_names: list[str]) -> None:
         text = b"".join(archive.read(name) for name in json_names)
     modules = {name.rsplit(b".", 1)[0].decode() for name in TRANSFORMERS_NAME.findall(text)}
     for module in sorted(modules):
-        with contextlib.suppress(ImportError):
+        with contextlib.suppress(Exception):  # a name that is no module, or lacks a package
             importlib.import_module(module)
 
 
