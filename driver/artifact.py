@@ -422,7 +422,9 @@ def _elf_problem(image: bytes, size: int) -> str:
         return "not a 64-bit little-endian ELF library"
     phoff, shoff = struct.unpack_from("<QQ", image, 32)
     phentsize, phnum, shentsize, shnum = struct.unpack_from("<HHHH", image, 54)
-    if phoff + phnum * phentsize > size or shoff + shnum * shentsize > size or phentsize < 56:
+    if phentsize < 56:
+        return f"its program headers are {phentsize} bytes long, not 56"
+    if phoff + phnum * phentsize > size or shoff + shnum * shentsize > size:
         return f"truncated ({size} bytes): its headers lie past the end of the file"
     for index in range(phnum):
         offset, filesz = struct.unpack_from("<8xQ16xQ", image, phoff + index * phentsize)

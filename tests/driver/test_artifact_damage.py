@@ -23,7 +23,14 @@ from typer.testing import CliRunner
 
 import sparsec
 import sparsec.codegen.target as target_module
-from sparsec.artifact import LIBRARY, MANIFEST, PARAMS, ArtifactError, write_checksums
+from sparsec.artifact import (
+    LIBRARY,
+    MANIFEST,
+    PARAMS,
+    ArtifactError,
+    check_library,
+    write_checksums,
+)
 from sparsec.commands import bench as bench_cmd
 from sparsec.runtime import random_inputs
 
@@ -231,3 +238,21 @@ def test_load_run_and_bench_refuse_a_cpu_without_the_features(dense_artifact, mo
         line = error_line(result)
         assert line.startswith(f"error: artifact '{dense_artifact}' needs CPU features this "
                                "machine lacks: avx, ")
+
+
+def test_a_library_is_checked_against_its_elf_layout(artifact_copy):
+    """A library cut short dies of SIGBUS in dlopen even when its checksum was rewritten."""
+    library = artifact_copy / LIBRARY
+    image = bytearray(library.read_bytes())
+    assert check_library(artifact_copy) == library
+    # No section table (as `strip` may leave it), then cut inside the last loaded segment.
+    image[40:48] = bytes(8)  # e_shoff
+    image[60:62] = bytes(2)  # e_shnum
+    phoff, phnum = int.from_bytes(image[32:40], "little"), int.from_bytes(image[56:58], "little")
+    ends = [int.from_bytes(image[at + 8:at + 16], "little")
+            + int.from_bytes(image[at + 32:at + 40], "little")
+            for at in range(phoff, phoff + 56 * phnum, 56)]
+    library.write_bytes(bytes(image[:max(ends) - 1]))
+    with pytest.raises(ArtifactError, match=rf"model\.so' is corrupt: truncated \({max(ends) - 1} "
+                                            rf"bytes\): segment \d+ ends at byte {max(ends)}"):
+        check_library(artifact_copy)
