@@ -118,9 +118,8 @@ def print_decisions(console: Console, manifest: Manifest, output: str, seconds: 
         sparsity = "sparsity disabled: every linear is dense"
     kernels = f"{sum(manifest.kernels.values())} kernels"
     wrote = f"replaced the existing {output}" if replaced else f"wrote {output}"
-    console.print(f"{sparsity}; {kernels}; {wrote} for {cpu} "
-                  f"({_size_mb(Path(output)):.1f} MB) in {seconds:.1f} s",
-                  markup=False, soft_wrap=True)
+    console.print(f"{sparsity}; {kernels}; {wrote} ({_size_mb(Path(output)):.1f} MB) "
+                  f"for {cpu} in {seconds:.1f} s", markup=False, soft_wrap=True)
 
 
 def existing_artifact(path: str) -> bool:

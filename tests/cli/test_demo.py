@@ -23,7 +23,8 @@ def test_tiny_demo_names_the_cpu_and_checks_the_outputs(tmp_path):
     out = tmp_path / "demo.sparsec"
     first = demo("-o", str(out))
     assert first.returncode == 0, first.stderr
-    assert re.search(rf"; wrote {re.escape(str(out))} for {re.escape(cpu)} \(", first.stdout)
+    assert re.search(rf"; wrote {re.escape(str(out))} \([\d.]+ MB\) for {re.escape(cpu)} in ",
+                     first.stdout), first.stdout
     for name in ("sparsec dense", "sparsec sparse"):
         error = re.search(rf"^{name}: max abs error vs PyTorch (\S+)$", first.stdout, re.M)
         assert error and float(error.group(1)) <= 1e-3, first.stdout

@@ -158,12 +158,15 @@ def test_summary_names_the_cpu_and_says_when_it_replaces(tiny_bert, tmp_path, mo
     assert first.exit_code == 0, first.output
     summary = first.stdout.strip().splitlines()[-1]
     cpu = parse_target("llvm").describe()  # e.g. "znver3 (AVX2, 8 float lanes)"
-    assert f"; wrote {out} for {cpu} (" in summary and "warning" not in first.stderr
+    assert re.search(rf"; wrote {re.escape(str(out))} \([\d.]+ MB\) for "
+                     rf"{re.escape(cpu)} in [\d.]+ s$", summary), summary
+    assert "warning" not in first.stderr
 
     monkeypatch.setattr(target_module, "host_cpu_flags", lambda: frozenset({"sse", "sse2"}))
     second = invoke(*args)
     assert second.exit_code == 0, second.output
-    assert f"; replaced the existing {out} for {cpu} (" in second.stdout
+    assert re.search(rf"; replaced the existing {re.escape(str(out))} \([\d.]+ MB\) for "
+                     rf"{re.escape(cpu)} in ", second.stdout)
     (warning,) = [line for line in second.stderr.splitlines() if "warning" in line]
     assert warning.startswith(f"warning: the artifact will not run on this machine: code for "
                               f"{host_cpu()} uses ")
