@@ -131,9 +131,11 @@ def check_export_archive(copy: Path, names: list[str], allow_pickle: bool,
 
 def _records(path: Path, names: list[str]) -> dict[str, str]:
     """Record name (below the one top folder torch expects) -> member name."""
-    if len({name.split("/", 1)[0] for name in names}) != 1 or any("/" not in n for n in names):
-        raise FrontendError(f"'{path}' is not a well-formed torch.export archive: its members "
-                            "are not all in one top folder")
+    top = names[0].split("/", 1)[0] if names else ""
+    stray = [name for name in names if "/" not in name or name.split("/", 1)[0] != top]
+    if stray:
+        raise FrontendError(f"'{path}' is not a well-formed torch.export archive: member "
+                            f"'{_printable(stray[0])}' is outside its top folder '{top}'")
     return {name.split("/", 1)[1]: name for name in names if not name.endswith("/")}
 
 

@@ -399,7 +399,7 @@ def incomplete_archives(archive: Path, tmp: Path) -> dict[str, tuple[Path, str]]
         "duplicate member": (build("duplicate", extra=[("TOP/" + query, weight)]),
                              f"member 'bert/{query}' appears twice"),
         "member outside the folder": (build("stray", extra=[("version", b"1")]),
-                                      "not all in one top folder"),
+                                      "member 'version' is outside its top folder 'bert'"),
     }
 
 
