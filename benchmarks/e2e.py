@@ -297,28 +297,37 @@ class Bench:
             prune_state(state, prunable_weights(state, config.scope),
                         parse_block_shape(config.block), config.sparsity)
 
-    def prepare(self, config: Config, onnx: bool) -> tuple[dict, list[np.ndarray]]:
-        """Write the current weights, the inputs (and the ONNX export if ``onnx``) of
-        ``config``'s group; the spec every worker gets, and PyTorch's outputs."""
+    def prepare(self, config: Config) -> tuple[dict, list[np.ndarray]]:
+        """Write the current weights and the inputs of ``config``'s group; the spec every
+        worker gets, and PyTorch's outputs."""
         import torch
-        from peers.onnx_export import export_onnx
 
         folder = self.workdir / config.name
         folder.mkdir()
         inputs = bert_inputs(self.model, config.batch, config.seq_len, self.args.seed)
         np.savez(folder / "inputs.npz", **inputs)
         torch.save(self.model.state_dict(), folder / "state.pt")
-        tensors = {k: torch.from_numpy(v) for k, v in inputs.items()}
-        if onnx:
-            export_onnx(self.model, tensors, folder / "model.onnx")
         with torch.no_grad():
-            reference = [t.numpy() for t in self.model(**tensors).to_tuple()]
+            outputs = self.model(**{k: torch.from_numpy(v) for k, v in inputs.items()})
         spec = {"inputs": str(folder / "inputs.npz"), "state": str(folder / "state.pt"),
                 "onnx": str(folder / "model.onnx"), "threads": self.args.threads,
                 "layers": self.args.layers, "hidden": self.args.hidden, "seed": self.args.seed,
                 "max_positions": self.max_positions, "repeat": self.args.repeat,
                 "target": self.args.target}
-        return spec, reference
+        return spec, [t.numpy() for t in outputs.to_tuple()]
+
+    def export(self, spec: dict) -> str | None:
+        """Export the current weights to ``spec["onnx"]``; why it failed, or None."""
+        import torch
+        from peers.onnx_export import export_onnx
+
+        with np.load(spec["inputs"]) as archive:
+            tensors = {name: torch.from_numpy(archive[name]) for name in archive.files}
+        try:
+            export_onnx(self.model, tensors, Path(spec["onnx"]))
+        except Exception as err:  # the ONNX rows fail, the others still run
+            return f"ONNX export: {type(err).__name__}: {' '.join(str(err).split())}"
+        return None
 
 
 def bert_inputs(model, batch: int, seq_len: int, seed: int) -> dict[str, np.ndarray]:
@@ -362,18 +371,17 @@ def run_group(bench: Bench, configs: list[Config], index: int,
     """Start a worker per row (each checked against PyTorch), time them interleaved."""
     rows = [Row(config, index) for config in configs]
     for row in rows:
-        missing = engines.ENGINES[ENGINE_OF[row.config.variant]].missing()
+        missing = engine_of(row).missing()
         if missing:
             row.status = f"skipped: {missing}"
-    wanted = [row for row in rows if row.status == "ok"]
-    onnx = any(engines.ENGINES[ENGINE_OF[r.config.variant]].input == "onnx" for r in wanted)
-    log(f"{configs[0].name}: preparing weights and inputs" + (" and ONNX" if onnx else ""))
+    log(f"{configs[0].name}: preparing weights, inputs and PyTorch's outputs")
     bench.weights_for(configs[0])
-    spec, reference = bench.prepare(configs[0], onnx)
+    spec, reference = bench.prepare(configs[0])
     folder = bench.workdir / configs[0].name
     workers: dict[str, pool.Worker] = {}
     try:
-        for row in wanted:
+        export_for(bench, rows, spec, log)
+        for row in [row for row in rows if row.status == "ok"]:
             log(f"{row.config.label}: loading and checking")
             worker = start_row(bench, row, worker_spec(bench, row.config, spec, folder),
                                reference)
@@ -390,10 +398,24 @@ def run_group(bench: Bench, configs: list[Config], index: int,
     return rows
 
 
+def engine_of(row: Row) -> engines.Engine:
+    return engines.ENGINES[ENGINE_OF[row.config.variant]]
+
+
+def export_for(bench: Bench, rows: list[Row], spec: dict, log: Callable[[str], None]) -> None:
+    """The ONNX export, if a row to run needs it; its failure fails those rows only."""
+    onnx = [row for row in rows if row.status == "ok" and engine_of(row).input == "onnx"]
+    if onnx:
+        log(f"{rows[0].config.name}: exporting to ONNX")
+        failure = bench.export(spec)
+        for row in onnx if failure else ():
+            row.status = f"FAILED: {failure}"
+
+
 def start_row(bench: Bench, row: Row, spec: dict, reference: list[np.ndarray]
               ) -> pool.Worker | None:
     """The row's worker once its outputs agree with PyTorch's; else None and a FAILED row."""
-    engine = engines.ENGINES[ENGINE_OF[row.config.variant]]
+    engine = engine_of(row)
     try:
         worker = pool.start(row.config.label, engine.python(), engine.script, spec,
                             Path(spec["outputs"]).parent, worker_env(bench, row))
