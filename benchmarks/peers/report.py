@@ -51,6 +51,10 @@ def header_lines(title: str, info: dict, settings: dict) -> list[str]:
              f"`{settings['target']}`: {info['isa']}",
              f"- load average (1, 5, 15 min): {start} at the start, {load} at the end"]
     lines += [f"- {warning}" for warning in info["warnings"]]
+    lines.append(f"- timing: every engine in a process of its own with {settings['threads']} "
+                 f"threads, checked against PyTorch first; the engines of a variant timed in "
+                 f"{settings['rounds']} interleaved rounds ({settings['repeat']} calls each in "
+                 "all), one engine at a time after an idle pause; median of the calls")
     return [*lines, f"- versions: {versions}", f"- date: {info['date']}",
             f"- thread environment: {json.dumps(info['environment'])}",
             f"- settings: {json.dumps(settings)}"]

@@ -118,6 +118,23 @@ def test_a_worker_dying_while_timed_fails_only_its_row(e2e, fake):
     assert alive.status == "ok" and alive.timing is not None
 
 
+def test_a_failed_onnx_export_fails_the_onnx_rows_only(e2e, fake, monkeypatch):
+    bench, _, _ = fake
+    monkeypatch.setitem(e2e.engines.ENGINES, "fake-onnx",
+                        e2e.engines.Engine(str(FAKE), "onnx", "a fake ONNX engine"))
+    monkeypatch.setitem(e2e.ENGINE_OF, "fake-c", "fake-onnx")
+
+    def broken_export(model, inputs, path):
+        raise RuntimeError("Unsupported: aten::frobnicate\nin opset 14")
+
+    monkeypatch.setattr("peers.onnx_export.export_onnx", broken_export)
+    torch_row, onnx_row = _group(e2e, bench, "fake-a", "fake-c")
+    assert onnx_row.status == ("FAILED: ONNX export: RuntimeError: Unsupported: "
+                               "aten::frobnicate in opset 14")
+    assert onnx_row.timing is None
+    assert torch_row.status == "ok" and torch_row.timing is not None
+
+
 def test_an_engine_that_is_not_installed_is_skipped_with_a_one_line_note(e2e, fake,
                                                                           monkeypatch):
     bench, _, _ = fake
