@@ -669,13 +669,12 @@ def main(argv: list[str] | None = None) -> int:
     console = Console() if sys.stdout.isatty() else Console(width=220)
     log_console = Console(stderr=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    warnings = [w for w in [busy_machine_warning(args.threads)] if w]
-    for warning in warnings:
-        log_console.print(warning, markup=False, style="yellow")
+    warnings = busy_warnings(args.threads, "start", log_console)
     load_at_start = list(os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="sparsec-e2e-") as workdir:
         bench = Bench(args, Path(workdir))
         rows = run_all(bench, plan(args), lambda line: log_console.print(line, markup=False))
+    warnings += busy_warnings(args.threads, "end", log_console)
     info = {**peers_report.machine({name: os.environ.get(name, "") for name in THREAD_ENV}),
             "load_average_start": load_at_start, "warnings": warnings, "isa": args.isa,
             "worker_environment": bench.env}
@@ -685,6 +684,15 @@ def main(argv: list[str] | None = None) -> int:
     if failed:
         console.print(f"[bold red]{len(failed)} row(s) FAILED[/]")
     return 1 if failed else 0
+
+
+def busy_warnings(threads: int, when: str, console: Console) -> list[str]:
+    """sparsec's busy-machine warning (load average above the core count), printed."""
+    warning = busy_machine_warning(threads)
+    if warning is None:
+        return []
+    console.print(f"{warning} (at the {when})", markup=False, style="yellow")
+    return [f"{warning} (at the {when})"]
 
 
 def engine_versions(rows: list[Row]) -> dict[str, str]:
