@@ -7,7 +7,6 @@ is filled in when none is named, and the CPU name is checked against the LLVM in
 
 from __future__ import annotations
 
-import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -16,6 +15,7 @@ import tvm
 from tvm.target import codegen as llvm_info
 
 from sparsec.errors import UserError
+from sparsec.threads import pool_size
 
 # float32 lanes of the widest vector register, for the first ISA extension the CPU has.
 _VECTOR_LANES_BY_FEATURE = (("avx512f", 16), ("avx", 8))
@@ -148,7 +148,7 @@ def parse_target(
     return replace(
         base,
         vector_lanes=_vector_lanes(base.tvm_target()),
-        num_threads=num_threads or _default_threads(),
+        num_threads=num_threads or pool_size(),
     )
 
 
@@ -189,11 +189,3 @@ def _vector_lanes(target: tvm.target.Target) -> int:
         if feature in features:
             return lanes
     return _DEFAULT_VECTOR_LANES
-
-
-def _default_threads() -> int:
-    """``TVM_NUM_THREADS`` if set (TVM's thread pool honours it), else the usable cores."""
-    configured = os.environ.get("TVM_NUM_THREADS", "")
-    if configured.isdigit() and int(configured) > 0:
-        return int(configured)
-    return len(os.sched_getaffinity(0))

@@ -34,6 +34,7 @@ from sparsec.artifact import (
     verify_checksums,
 )
 from sparsec.atomic import atomic_path
+from sparsec.threads import configure_thread_pool
 
 Executor = Callable[[list[np.ndarray]], list[np.ndarray]]
 
@@ -213,16 +214,16 @@ def load(path: str | os.PathLike, *, threads: int | None = None,
     """Open the artifact directory ``path`` (see ``sparsec.artifact``) and return the model.
 
     ``threads`` sets the size of TVM's thread pool (``TVM_NUM_THREADS``); by default TVM
-    uses the ``TVM_NUM_THREADS`` of the environment, else one thread per core. ``keep_alive``
-    is kept as long as the model (the temporary folder of an in-memory compile).
+    uses the ``TVM_NUM_THREADS`` of the environment, else one thread per core. The pool's
+    threads are left unpinned (``sparsec.threads``). ``keep_alive`` is kept as long as the model
+    (the temporary folder of an in-memory compile).
     """
     manifest = read_manifest(path)
     verify_checksums(path)
     check_cpu_features(path, manifest)
     params = read_params(path, manifest)
     library = check_library(path)
-    if threads is not None:
-        set_threads(threads)
+    configure_thread_pool(threads)
     return CompiledModel(manifest, _vm_executor(library, manifest, params), Path(path),
                          keep_alive)
 
@@ -239,9 +240,7 @@ def check_cpu_features(path: str | os.PathLike, manifest: Manifest) -> None:
 
 def set_threads(threads: int) -> None:
     """Use ``threads`` threads in TVM's pool (read when the pool starts, so set it early)."""
-    if threads < 1:
-        raise ValueError(f"threads must be at least 1, got {threads}")
-    os.environ["TVM_NUM_THREADS"] = str(threads)
+    configure_thread_pool(threads)
 
 
 def _vm_executor(library: Path, manifest: Manifest, params: list[np.ndarray]) -> Executor:

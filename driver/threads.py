@@ -18,6 +18,14 @@ from __future__ import annotations
 import os
 
 
+def pool_size() -> int:
+    """Threads TVM's pool has (or will have): ``TVM_NUM_THREADS``, else the usable cores."""
+    configured = os.environ.get("TVM_NUM_THREADS", "")
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return len(os.sched_getaffinity(0))
+
+
 def configure_thread_pool(threads: int | None = None) -> None:
     """Size TVM's pool (``threads``, when given) and leave its threads unpinned; call before the
     first kernel runs (later calls cannot change a pool that already started)."""

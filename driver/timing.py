@@ -57,6 +57,13 @@ def measure_side_by_side(runners: Mapping[str, Callable[[], object]], repeat: in
     return {name: Timing.of(times) for name, times in samples.items()}
 
 
+def side_by_side_note(threads: int, rounds: int = 3) -> str:
+    """How ``measure_side_by_side`` timed, for the reader of the figures."""
+    return (f"(every runtime on {threads} thread{'s' if threads > 1 else ''}, timed in {rounds} "
+            f"alternating rounds, each after {QUIET_PAUSE_SECONDS:g} s idle so that no other "
+            "pool is still spinning)")
+
+
 def busy_machine_warning(threads: int) -> str | None:
     """A warning when other work already keeps the cores busy (timings then mislead: an
     OpenMP pool waiting at every barrier for a descheduled thread slows down most)."""

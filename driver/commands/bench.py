@@ -8,12 +8,17 @@ Each figure is the median of ``--repeat`` calls after two warm-up calls, with it
 (max - min over the median). ``--compare-torch`` takes the model the artifact was compiled
 from (a Hugging Face directory or a torch.export archive): PyTorch runs it on the same inputs
 and the outputs are compared before PyTorch is timed. Outputs that differ by more than
-``--tolerance`` (max abs error) are an error, exit 1: a fast wrong answer is no speedup.
+``--tolerance`` (max abs error) are an error, exit 1: a fast wrong answer is no speedup. PyTorch
+runs on as many threads as sparsec, and the two are timed in alternating rounds with an idle
+pause before each (``sparsec.timing.measure_side_by_side``), so that neither runtime's thread
+pool slows the other; a machine already busy (load average above the cores) is warned about.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import numpy as np
@@ -97,7 +102,13 @@ def bench_command(
 ) -> None:
     """Time a compiled model (median and spread over repeats), optionally against PyTorch."""
     from sparsec.runtime import InputError
-    from sparsec.timing import measure
+    from sparsec.threads import pool_size
+    from sparsec.timing import (
+        busy_machine_warning,
+        measure,
+        measure_side_by_side,
+        side_by_side_note,
+    )
 
     with reported_errors(InputError):
         check_counts(repeat, threads)
@@ -108,26 +119,49 @@ def bench_command(
                            strict=True))
         outputs = model(**checked)
         outputs = list(outputs) if isinstance(outputs, tuple) else [outputs]
-        sparsec_time = measure(lambda: model(**checked), repeat)
-        print(f"sparsec: {sparsec_time} (median of {repeat} runs)")
+        threads = threads or pool_size()
         if compare_torch is None:
+            print(f"sparsec: {measure(lambda: model(**checked), repeat)} (median of {repeat} "
+                  "runs)")
+            _warn_if_busy(busy_machine_warning(threads))
             return
-        import torch
+        run_torch = _checked_torch_runner(compare_torch, checked, outputs, tolerance, threads)
+        timings = measure_side_by_side({"sparsec": lambda: model(**checked),
+                                        "PyTorch eager": run_torch.run}, repeat)
+        for name, timing in timings.items():
+            print(f"{name}: {timing} (median of {repeat} runs)")
+        print(side_by_side_note(threads))
+        speedup = timings["PyTorch eager"].median / timings["sparsec"].median
+        print(f"speedup over PyTorch: {speedup:.2f}x, max abs error {run_torch.error:.3g}")
+        _warn_if_busy(busy_machine_warning(threads))
 
-        if threads is not None:
-            torch.set_num_threads(threads)
-        run_torch = torch_runner(_torch_module(compare_torch, checked), checked)
-        try:
-            expected = run_torch()
-        except (TypeError, RuntimeError, ValueError, IndexError) as err:  # e.g. a smaller vocab
-            raise UserError(f"--compare-torch: '{compare_torch}' does not run on the artifact's "
-                            f"inputs ({str(err).strip().splitlines()[0]})") from None
-        error = max_abs_error(expected, outputs)
-        check_agreement(error, tolerance, f"--compare-torch {compare_torch}")
-        torch_time = measure(run_torch, repeat)
-        print(f"PyTorch eager: {torch_time} (median of {repeat} runs)")
-        print(f"speedup over PyTorch: {torch_time.median / sparsec_time.median:.2f}x, "
-              f"max abs error {error:.3g}")
+
+@dataclass
+class _TorchRun:
+    run: Callable[[], object]
+    error: float  # max abs error of the artifact's outputs against PyTorch's
+
+
+def _checked_torch_runner(model_path: str, inputs: dict[str, np.ndarray], outputs: list,
+                          tolerance: float, threads: int) -> _TorchRun:
+    """PyTorch eager on ``threads`` threads, once its outputs agree with the artifact's."""
+    import torch
+
+    torch.set_num_threads(threads)
+    run_torch = torch_runner(_torch_module(model_path, inputs), inputs)
+    try:
+        expected = run_torch()
+    except (TypeError, RuntimeError, ValueError, IndexError) as err:  # e.g. a smaller vocab
+        raise UserError(f"--compare-torch: '{model_path}' does not run on the artifact's "
+                        f"inputs ({str(err).strip().splitlines()[0]})") from None
+    error = max_abs_error(expected, outputs)
+    check_agreement(error, tolerance, f"--compare-torch {model_path}")
+    return _TorchRun(run_torch, error)
+
+
+def _warn_if_busy(warning: str | None) -> None:
+    if warning:
+        print(warning, file=sys.stderr)
 
 
 def register(app: typer.Typer) -> None:

@@ -60,7 +60,7 @@ def demo_command(
         from sparsec.frontend.prune import prunable_weights, prune_state
         from sparsec.ir.bsr import parse_block_shape
         from sparsec.runtime import load, set_threads
-        from sparsec.timing import measure
+        from sparsec.timing import busy_machine_warning, measure_side_by_side, side_by_side_note
 
         try:
             shape = parse_block_shape(block)
@@ -105,10 +105,14 @@ def demo_command(
             check_agreement(error, DEFAULT_TOLERANCE, name)
             runners[name] = lambda compiled=compiled: compiled(**inputs)
         with torch.no_grad():
-            timings = {name: measure(fn, repeat) for name, fn in runners.items()}
+            timings = measure_side_by_side(runners, repeat)
         base = timings["PyTorch eager"].median
         for name, timing in timings.items():
             console.print(f"{name:>15}: {timing}  {base / timing.median:5.2f}x PyTorch")
+        console.print(side_by_side_note(threads))
+        warning = busy_machine_warning(threads)
+        if warning:
+            console.print(warning, style="yellow")
 
 
 def register(app: typer.Typer) -> None:
