@@ -94,9 +94,11 @@ def swap_tokens(rng: random.Random, text: str) -> str:
 def inflate_digits(rng: random.Random, text: str) -> str:
     """A digit run (a dimension, a value, a result number, an alignment) becomes huge."""
     runs = list(_DIGITS.finditer(text, 0, _op_part(text)))
+    literals = [run for run in runs if text[run.start() - 1 : run.start()] in ("[", " ", "-")]
     if not runs:
         return text + rng.choice(_HUGE_NUMBERS)
-    run = rng.choice(runs)
+    # Half the time a literal (most runs are dimensions and value names).
+    run = rng.choice(literals if literals and rng.random() < 0.5 else runs)
     return text[: run.start()] + rng.choice(_HUGE_NUMBERS) + text[run.end() :]
 
 
