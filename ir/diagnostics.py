@@ -16,7 +16,7 @@ class ParseError(Exception):
     """Malformed IR text (syntax, semantics, or a verifier failure found while parsing)."""
 
     def __init__(self, message: str, filename: str, line: int, col: int, source_line: str = ""):
-        self.message = _elide_middle(message, MAX_MESSAGE)
+        self.message = _elide_middle(_escape_controls(message), MAX_MESSAGE)
         self.filename = filename
         self.line = line
         self.col = col
@@ -38,10 +38,25 @@ class ParseError(Exception):
         head = f"{self.filename}:{self.line}:{self.col}: {self.message}"
         if not self.source_line:
             return head
-        shown, caret = _window(self.source_line, self.col - 1)
+        shown, caret = _window(_blank_controls(self.source_line), self.col - 1)
         # Keep tabs so the caret lines up however the terminal renders them.
         pad = "".join(c if c == "\t" else " " for c in shown[:caret])
         return f"{head}\n{shown}\n{pad}^"
+
+
+# Control characters (and Unicode line breaks) from the text must not reach the terminal raw:
+# a decoded "\0A" would split the one-line message, an ESC would restyle the terminal.
+_CONTROLS = {c: f"\\{c:02X}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
+_CONTROLS |= {0x2028: "\\u2028", 0x2029: "\\u2029"}
+_BLANKED = {c: "?" for c in _CONTROLS if c != ord("\t")}  # one column each: the caret stays put
+
+
+def _escape_controls(message: str) -> str:
+    return message.translate(_CONTROLS)
+
+
+def _blank_controls(line: str) -> str:
+    return line.translate(_BLANKED)
 
 
 def _elide_middle(text: str, limit: int) -> str:

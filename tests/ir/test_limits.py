@@ -270,3 +270,15 @@ def test_line_separators_other_than_newline_do_not_shift_the_quoted_line() -> No
     err = error_of(text)
     assert err.line == 4
     assert err.source_line == '    %0 = "sparsec.relu"(%arg9) : (tensor<2xf32>) -> tensor<2xf32>'
+
+
+def test_control_characters_never_reach_the_terminal_raw() -> None:
+    """A decoded newline would split the one-line message; an ESC would restyle the terminal."""
+    text = with_line('    %0 = "sparsec.re\\0Alu\\1B[31m\x1b\x9b"(%arg0) : (tensor<2xf32>) -> '
+                     "tensor<2xf32>")
+    err = error_of(text)
+    assert err.message == "unknown operation 'sparsec.re\\0Alu\\1B[31m\\1B\\9B' (did you mean " \
+                          "'sparsec.relu'?)"
+    _, shown, caret = str(err).splitlines()
+    assert shown == text.splitlines()[3].replace("\x1b", "?").replace("\x9b", "?")
+    assert caret.index("^") == 9
