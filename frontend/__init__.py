@@ -1,6 +1,6 @@
 """sparsec.frontend: PyTorch / Hugging Face models -> the sparsec IR.
 
-    module = import_model("path/to/bert")                  # HF folder, .pt2 archive, ...
+    module = import_model("path/to/bert")                  # HF folder, .pt2, TorchScript, ...
     module = import_model(my_module, (ids, mask))          # an in-memory nn.Module
 
 The model is traced with torch.export (eval mode, static shapes) and each ATen
@@ -15,6 +15,8 @@ from collections.abc import Callable
 import torch
 
 from sparsec.ir import Operation
+from sparsec.ir.dialects import func
+from sparsec.ir.interpreter import find_function
 
 from .errors import FrontendError, UnsupportedOpsError
 from .loader import hf_example_inputs, load
@@ -28,23 +30,27 @@ def import_model(
     source: str | os.PathLike | torch.nn.Module | torch.export.ExportedProgram,
     example_inputs: tuple | list | dict | None = None,
     *,
-    batch: int = 1,
-    seq_len: int = 128,
+    batch: int | None = None,
+    seq_len: int | None = None,
     allow_pickle: bool = False,
     allow_missing_weights: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Operation:
     """The verified ``builtin.module`` (one ``@forward`` function) of a model.
 
-    ``source`` is a path (torch.export archive, Hugging Face directory, or a
-    pickled module with ``allow_pickle=True``), an ``nn.Module`` (with
-    ``example_inputs``, positional tuple or keyword dict; Hugging Face models
-    default to ``batch`` x ``seq_len`` token ids), or an ``ExportedProgram``.
+    ``source`` is a path (torch.export archive, TorchScript archive, Hugging Face
+    directory, or a pickled module with ``allow_pickle=True``), an ``nn.Module``
+    (with ``example_inputs``, positional tuple or keyword dict; Hugging Face
+    models default to ``batch`` x ``seq_len`` token ids: 1 x min(128, the
+    model's position table) unless given), or an ``ExportedProgram``. A
+    TorchScript archive is traced at the input shapes it recorded, or at
+    ``batch`` x ``seq_len`` where given.
     ``allow_missing_weights`` accepts a Hugging Face checkpoint that lacks some
     of its model's weights (transformers initialises them at random).
     ``progress`` is told each stage ("loading", "tracing", "translating").
     """
     step = progress or (lambda stage: None)
+    input_names = None
     if isinstance(source, torch.export.ExportedProgram):
         program = inference_graph(source)
     else:
@@ -57,7 +63,7 @@ def import_model(
             loaded = load(source, batch=batch, seq_len=seq_len, allow_pickle=allow_pickle,
                           allow_missing_weights=allow_missing_weights)
             if loaded.program is not None:
-                module, inputs = None, None
+                module, inputs, input_names = None, None, loaded.input_names
                 program = inference_graph(loaded.program)
             else:
                 module, inputs = loaded.module, example_inputs or loaded.example_inputs
@@ -68,4 +74,13 @@ def import_model(
             step("tracing")
             program = export(module, inputs)
     step("translating")
-    return translate(program)
+    module = translate(program)
+    if input_names is not None:
+        _rename_inputs(module, input_names)
+    return module
+
+
+def _rename_inputs(module: Operation, names: tuple[str, ...]) -> None:
+    """Give ``@forward``'s inputs ``names`` (its outputs keep theirs)."""
+    forward = find_function(module, "forward")
+    func.set_names(forward, list(names), func.result_names(forward))

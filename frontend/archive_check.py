@@ -16,6 +16,13 @@ member it would read that way is checked here:
   sympy / torch functions;
 - every weight and constant the configs name exists and holds enough bytes.
 
+A TorchScript archive (``torch.jit.save``) is loaded by torch's own C++ reader,
+which resolves pickled class names against the archive's TorchScript code and
+imports no Python; but loading runs any ``__setstate__`` method of that code
+(which may call ``torch.save`` and write files). So ``check_torchscript_archive``
+requires every global its pickles name to be a TorchScript class or a tensor
+builder, no TorchBind object, and no ``__setstate__`` in its code.
+
 Anything refused is a ``FrontendError`` naming the file and the member, unless
 ``allow_pickle`` says the file is trusted (then only damage is refused).
 Everything is read from ``checked_copy``, a fresh zip of exactly the checked
@@ -28,6 +35,7 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import pickletools
 import re
 import shutil
 import tempfile
@@ -129,12 +137,12 @@ def check_export_archive(copy: Path, names: list[str], allow_pickle: bool,
         _Reader(shown, archive, _records(shown, names), allow_pickle).check()
 
 
-def _records(path: Path, names: list[str]) -> dict[str, str]:
+def _records(path: Path, names: list[str], kind: str = "torch.export") -> dict[str, str]:
     """Record name (below the one top folder torch expects) -> member name."""
     top = names[0].split("/", 1)[0] if names else ""
     stray = [name for name in names if "/" not in name or name.split("/", 1)[0] != top]
     if stray:
-        raise FrontendError(f"'{path}' is not a well-formed torch.export archive: member "
+        raise FrontendError(f"'{path}' is not a well-formed {kind} archive: member "
                             f"'{_printable(stray[0])}' is outside its top folder '{top}'")
     return {name.split("/", 1)[1]: name for name in names if not name.endswith("/")}
 
@@ -251,6 +259,124 @@ class _Reader:
                                 f"holds {size} bytes but '{_printable(fqn)}' needs {needed}")
 
 
+# -- TorchScript archives (torch.jit.save) -------------------------------------------------------
+
+TORCHSCRIPT_REQUIRED = ("data.pkl", "constants.pkl")
+# What torch's TorchScript pickler writes besides TorchScript classes, as GLOBAL spells it.
+TORCHSCRIPT_GLOBALS = frozenset({
+    "collections OrderedDict", "torch._utils _rebuild_tensor_v2",
+    *(f"torch.jit._pickle {name}" for name in (
+        "restore_type_tag", "build_intlist", "build_tensorlist", "build_doublelist",
+        "build_boollist", "build_tensor_from_id")),
+    *(f"torch {name}" for name in torch.storage._dtype_to_storage_type_map().values()),
+})
+TORCHBIND_PREFIX = "__torch__.torch.classes"  # native C++ objects, rebuilt by their own code
+
+
+def is_torchscript(names: list[str]) -> bool:
+    """Whether a zip is a TorchScript archive (torch tells one by its ``constants.pkl``)."""
+    return any(name.endswith("/constants.pkl") for name in names)
+
+
+def check_torchscript_archive(copy: Path, names: list[str], allow_pickle: bool,
+                              shown: Path) -> None:
+    """Refuse a TorchScript archive that is incomplete or whose loading would run code.
+
+    Every pickle may name only TorchScript classes and tensor builders (no
+    TorchBind object), and the code may define no ``__setstate__``: torch.jit.load
+    runs that method. ``copy`` and ``names`` come from ``checked_copy``; messages
+    name ``shown``.
+    """
+    records = _records(shown, names, "TorchScript")
+    missing = [r for r in TORCHSCRIPT_REQUIRED if r not in records]
+    code = sorted(r for r in records if r.startswith("code/") and r.endswith(".py"))
+    if missing or not code:
+        what = f"member '{missing[0]}'" if missing else "TorchScript code (code/*.py)"
+        raise FrontendError(f"TorchScript archive '{shown}' is incomplete: it has no {what}")
+    if allow_pickle:
+        return
+    with zipfile.ZipFile(copy) as archive:
+        for record in sorted(records):
+            member = records[record]
+            if record.endswith((".pkl", ".debug_pkl")):
+                _check_script_pickle(shown, member, archive.read(member))
+            elif record in code and b"__setstate__" in archive.read(member):
+                _refuse_member(shown, member, "defines __setstate__, TorchScript code that "
+                               "loading would run")
+
+
+def _check_script_pickle(path: Path, member: str, data: bytes) -> None:
+    """Every global the pickle names is a TorchScript class or a tensor builder."""
+    try:
+        for opcode, arg, _ in pickletools.genops(data):
+            if opcode.name in ("GLOBAL", "INST") and not _script_global(str(arg)):
+                module, _, name = str(arg).partition(" ")
+                what = ("a TorchBind object, which loading rebuilds with native code"
+                        if module.startswith(TORCHBIND_PREFIX) else
+                        f"the Python object '{_printable(module)}.{_printable(name)}'")
+                _refuse_member(path, member, f"is a pickle naming {what}")
+            elif opcode.name in ("STACK_GLOBAL", "EXT1", "EXT2", "EXT4"):
+                _refuse_member(path, member, "is a pickle that looks up an object by a "
+                               "computed name")
+    except FrontendError:
+        raise
+    except Exception as err:  # pickletools raises ValueError and others on a damaged pickle
+        raise FrontendError(f"'{path}' is damaged: member '{_printable(member)}' is not a "
+                            f"valid pickle ({_first_line(err)})") from None
+
+
+def _script_global(arg: str) -> bool:
+    module = arg.partition(" ")[0]
+    if module == "__torch__" or module.startswith("__torch__."):
+        return not module.startswith(TORCHBIND_PREFIX)
+    return arg in TORCHSCRIPT_GLOBALS
+
+
+def _refuse_member(path: Path, member: str, why: str) -> None:
+    raise FrontendError(f"'{path}': member '{_printable(member)}' {why}; pass --allow-pickle "
+                        "(allow_pickle=True) only if you trust the file")
+
+
+def traced_input_types(copy: Path, names: list[str],
+                       shown: Path) -> list[tuple[tuple[int, ...], torch.dtype]] | None:
+    """Shape and dtype of each input ``torch.jit.trace`` recorded for ``forward``, if any.
+
+    torch stores them in ``traced_inputs.pkl`` (without their values). The pickle
+    is read by torch's weights-only unpickler (tensor builders and torch's no-op
+    type tag only), onto the meta device: nothing is allocated or run.
+    """
+    import torch.jit._pickle
+    from torch import _weights_only_unpickler
+
+    record = _records(shown, names, "TorchScript").get("traced_inputs.pkl")
+    if record is None:
+        return None
+    with zipfile.ZipFile(copy) as archive:
+        data = archive.read(record)
+    unpickler = _weights_only_unpickler.Unpickler(io.BytesIO(data), encoding="utf-8")
+    unpickler.persistent_load = _meta_storage
+    try:
+        with torch.serialization.safe_globals([torch.jit._pickle.restore_type_tag]):
+            value = unpickler.load()
+    except Exception as err:  # a damaged or hostile pickle fails in many ways
+        raise FrontendError(f"'{shown}': member '{_printable(record)}' is damaged or holds "
+                            f"more than tensors ({torch_message(err)})") from None
+    inputs = value.get("forward") if isinstance(value, dict) else None
+    if not isinstance(inputs, list | tuple) or not all(isinstance(t, torch.Tensor)
+                                                       for t in inputs):
+        return None
+    return [(tuple(t.shape), t.dtype) for t in inputs]
+
+
+def _meta_storage(pid: Any) -> torch.storage.TypedStorage:
+    """A data-less storage for a persistent id ``('storage', type, key, location, numel)``."""
+    dtype = getattr(pid[1], "dtype", None) if isinstance(pid, tuple) and len(pid) == 5 else None
+    if not isinstance(dtype, torch.dtype) or type(pid[4]) is not int or pid[4] < 0:
+        raise pickle.UnpicklingError(f"not a storage reference: {pid!r}"[:80])
+    storage = torch.UntypedStorage(pid[4] * dtype.itemsize, device="meta")
+    return torch.storage.TypedStorage(wrap_storage=storage, dtype=dtype, _internal=True)
+
+
 def check_weights_only(file: io.BytesIO | Path, what: str) -> None:
     """``file`` must load with ``torch.load(weights_only=True)``: only tensors and containers.
 
@@ -258,6 +384,9 @@ def check_weights_only(file: io.BytesIO | Path, what: str) -> None:
     that would import or call anything else, or a damaged one).
     """
     mmap = isinstance(file, Path) and zipfile.is_zipfile(file)
+    if mmap and _zip_is_torchscript(file):
+        raise FrontendError(f"{what} is a TorchScript archive (torch.jit.save), not a file of "
+                            "weights")
     try:
         torch.load(file, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError:
@@ -265,7 +394,15 @@ def check_weights_only(file: io.BytesIO | Path, what: str) -> None:
                             "than tensors and plain containers); pass --allow-pickle "
                             "(allow_pickle=True) only if you trust the file") from None
     except Exception as err:  # a damaged pickle fails in many ways
-        raise FrontendError(f"{what} is damaged ({_first_line(err)})") from None
+        raise FrontendError(f"{what} is damaged ({torch_message(err)})") from None
+
+
+def _zip_is_torchscript(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return is_torchscript(archive.namelist())
+    except Exception:  # a damaged zip: torch.load reports it
+        return False
 
 
 def _expr_strings(node: Any) -> Iterator[str]:
@@ -329,3 +466,20 @@ def _printable(text: str) -> str:
 def _first_line(err: BaseException) -> str:
     text = str(err).strip() or type(err).__name__
     return text.splitlines()[0]
+
+
+# torch's ways of advising to unpickle anyway (a sentence holding one is dropped, with the rest).
+UNSAFE_ADVICE = (("weights_only", "False"), ("can still be loaded",), ("Re-running",))
+
+
+def torch_message(err: BaseException) -> str:
+    """The first line of a torch error, cut before any advice to load with
+    ``weights_only=False`` (which runs the file's code: never the way out for a user)."""
+    text = _first_line(err)
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    kept = []
+    for sentence in sentences:
+        if any(all(word in sentence for word in advice) for advice in UNSAFE_ADVICE):
+            break
+        kept.append(sentence)
+    return " ".join(kept) or type(err).__name__

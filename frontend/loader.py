@@ -2,6 +2,8 @@
 
 - a directory with ``config.json``: a Hugging Face ``save_pretrained`` folder;
 - a zip with ``*/models/model.json`` or ``*/archive_format``: a ``torch.export.save`` archive;
+- a zip with ``*/constants.pkl`` (and ``*/code/``, ``*/data.pkl``): a TorchScript archive
+  (``torch.jit.save``), converted to an exported program (``torchscript.py``);
 - a zip with ``*/data.pkl``, or a raw pickle: a ``torch.save`` file. A state dict loads with
   ``weights_only=True``; a whole pickled ``nn.Module`` runs arbitrary code when unpickled,
   so it needs ``allow_pickle=True``.
@@ -9,8 +11,13 @@
 Nothing is handed to torch unchecked: a zip's every member must read back
 intact (and torch reads a fresh copy of exactly those bytes), an export archive
 must pass ``archive_check.check_export_archive`` (no pickle beyond tensors, no
-code, nothing missing), a folder's ``pytorch_model.bin`` must load weights-only,
-and its weights must cover the model.
+code, nothing missing), a TorchScript archive ``check_torchscript_archive`` (no
+code run by loading) and ``torchscript.check_operators`` (no file access), a
+folder's ``pytorch_model.bin`` must load weights-only, and its weights must cover
+the model. No message advises ``weights_only=False``.
+
+Hugging Face models are traced at ``batch`` x ``seq_len`` token ids; by default 1
+x min(128, the longest sequence the model's position table takes).
 
 Anything else (missing, empty, truncated, random bytes, a JSON that is not a
 model config) is a ``FrontendError`` naming the file and the problem.
@@ -34,8 +41,15 @@ from pathlib import Path
 import torch
 from torch.export import ExportedProgram
 
-from .archive_check import check_export_archive, check_weights_only, checked_copy
+from .archive_check import (
+    check_export_archive,
+    check_weights_only,
+    checked_copy,
+    is_torchscript,
+    torch_message,
+)
 from .errors import FrontendError
+from .torchscript import load_torchscript
 
 PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 TRANSFORMERS_NAME = re.compile(rb"\btransformers(?:\.\w+)+")
@@ -46,23 +60,33 @@ POSITIVE_CONFIG_SIZES = ("vocab_size", "hidden_size", "num_hidden_layers", "num_
                          "type_vocab_size", "dim", "n_layers", "n_heads", "hidden_dim")
 HF_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
               "pytorch_model.bin.index.json")
+DEFAULT_SEQ_LEN = 128
+# Models whose position ids start after the padding index (RoBERTa's create_position_ids...).
+PADDING_OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert")
 
 
 @dataclass
 class LoadedModel:
-    """What a file held: an exported program, or a module to trace (with its example inputs)."""
+    """What a file held: an exported program, or a module to trace (with its example inputs).
+
+    ``input_names`` name the program's inputs where its own placeholder names do not
+    (a converted TorchScript model's are ``input_ids_1``, ...).
+    """
 
     program: ExportedProgram | None = None
     module: torch.nn.Module | None = None
     example_inputs: tuple | dict | None = None
+    input_names: tuple[str, ...] | None = None
 
 
-def load(path: str | os.PathLike, *, batch: int = 1, seq_len: int = 128,
+def load(path: str | os.PathLike, *, batch: int | None = None, seq_len: int | None = None,
          allow_pickle: bool = False, allow_missing_weights: bool = False) -> LoadedModel:
     """Open ``path`` as a model of any supported format (see the module docstring).
 
-    ``allow_pickle`` trusts the file's code; ``allow_missing_weights`` accepts a
-    Hugging Face checkpoint that does not hold every weight of its model.
+    ``batch`` and ``seq_len`` (None: the default, or what a TorchScript archive
+    recorded) shape the example inputs of a model to trace. ``allow_pickle``
+    trusts the file's code; ``allow_missing_weights`` accepts a Hugging Face
+    checkpoint that does not hold every weight of its model.
     """
     path = Path(path)
     if not path.exists():
@@ -80,29 +104,46 @@ def load(path: str | os.PathLike, *, batch: int = 1, seq_len: int = 128,
     if head.lstrip().startswith(b"{"):
         raise FrontendError(f"'{path}' is a JSON file, not a model; pass the Hugging Face model "
                             "directory that holds config.json and the weights")
+    if looks_like_ir(head):
+        raise FrontendError(f"'{path}' is sparsec IR text, not a model; 'sparsec opt' and "
+                            "'sparsec compile' read it")
     raise FrontendError(f"'{path}' is not a model: expected a torch.export archive (.pt2), "
-                        "a torch.save file, or a Hugging Face model directory")
+                        "a TorchScript archive, a torch.save file, or a Hugging Face model "
+                        "directory")
 
 
-def _read_head(path: Path) -> bytes:
+def looks_like_ir(head: bytes) -> bool:
+    """Whether the start of a file is IR text: a module or function in generic syntax,
+    possibly after ``//`` comment lines."""
+    lines = [line.strip() for line in head.splitlines()]
+    code = [line for line in lines if line and not line.startswith(b"//")]
+    return bool(code) and code[0].startswith((b'"builtin.module"', b'"func.func"'))
+
+
+def _read_head(path: Path, size: int = 4096) -> bytes:
     try:
         with path.open("rb") as file:
-            return file.read(64)
+            return file.read(size)
     except OSError as err:
         raise FrontendError(f"cannot read '{path}': {err.strerror}") from None
 
 
-def _load_zip(path: Path, allow_pickle: bool, batch: int, seq_len: int) -> LoadedModel:
+def _load_zip(path: Path, allow_pickle: bool, batch: int | None,
+              seq_len: int | None) -> LoadedModel:
     with checked_copy(path) as (copy, names):
         if any(n.endswith(("/archive_format", "/models/model.json")) for n in names):
             check_export_archive(copy, names, allow_pickle, shown=path)
             _import_output_types(copy, [n for n in names if n.endswith(".json")])
             program = load_export_archive(copy, allow_pickle=allow_pickle, shown=path)
             return LoadedModel(program=program)
+        if is_torchscript(names):
+            program, inputs = load_torchscript(copy, names, allow_pickle=allow_pickle,
+                                               batch=batch, seq_len=seq_len, shown=path)
+            return LoadedModel(program=program, input_names=inputs)
         if any(n.endswith("/data.pkl") for n in names):
             return _load_pickle(copy, allow_pickle, batch, seq_len, shown=path)
-    raise FrontendError(f"'{path}' is a zip archive but neither a torch.export archive "
-                        "nor a torch.save file")
+    raise FrontendError(f"'{path}' is a zip archive but neither a torch.export archive, a "
+                        "TorchScript archive, nor a torch.save file")
 
 
 def _import_output_types(path: Path, json_names: list[str]) -> None:
@@ -170,7 +211,7 @@ def _quiet_torch_export_log():
         logger.setLevel(level)
 
 
-def _load_pickle(path: Path, allow_pickle: bool, batch: int, seq_len: int,
+def _load_pickle(path: Path, allow_pickle: bool, batch: int | None, seq_len: int | None,
                  shown: Path | None = None) -> LoadedModel:
     """A ``torch.save`` file at ``path`` (messages name ``shown``, the user's file)."""
     shown = shown or path
@@ -202,7 +243,7 @@ def _is_hf_model(module: torch.nn.Module) -> bool:
     return config is not None and hasattr(config, "model_type")
 
 
-def load_hf_directory(path: Path, *, batch: int = 1, seq_len: int = 128,
+def load_hf_directory(path: Path, *, batch: int | None = None, seq_len: int | None = None,
                       allow_missing_weights: bool = False) -> LoadedModel:
     """A ``save_pretrained`` folder, loaded with transformers (local files only).
 
@@ -332,20 +373,25 @@ def _first_and_count(keys: list[str]) -> str:
     return f"'{keys[0]}'{more}"
 
 
-def hf_example_inputs(model: torch.nn.Module, batch: int, seq_len: int) -> dict:
+def hf_example_inputs(model: torch.nn.Module, batch: int | None = None,
+                      seq_len: int | None = None) -> dict:
     """input_ids (plus attention_mask of ones and zero token_type_ids where the model takes them).
 
+    ``batch`` defaults to 1, ``seq_len`` to min(128, ``max_sequence_length(config)``).
     The ids only fix shapes and dtypes for tracing; they are valid token ids.
     """
     import inspect
 
     config = model.config
+    limit = max_sequence_length(config)
+    batch = 1 if batch is None else batch
+    seq_len = min(DEFAULT_SEQ_LEN, limit or DEFAULT_SEQ_LEN) if seq_len is None else seq_len
     if batch < 1 or seq_len < 1:
         raise FrontendError(f"batch and seq_len must be positive, got {batch} and {seq_len}")
-    limit = getattr(config, "max_position_embeddings", None)
     if limit is not None and seq_len > limit:
-        raise FrontendError(f"seq_len {seq_len} exceeds the model's max_position_embeddings "
-                            f"{limit}")
+        raise FrontendError(f"seq_len {seq_len} exceeds the longest sequence the model takes "
+                            f"({limit}, from max_position_embeddings "
+                            f"{config.max_position_embeddings})")
     accepted = inspect.signature(model.forward).parameters
     ids = torch.arange(batch * seq_len, dtype=torch.int64).reshape(batch, seq_len)
     inputs = {"input_ids": ids % config.vocab_size}
@@ -356,6 +402,17 @@ def hf_example_inputs(model: torch.nn.Module, batch: int, seq_len: int) -> dict:
     return inputs
 
 
+def max_sequence_length(config: object) -> int | None:
+    """The longest sequence a Hugging Face config's position table takes: its
+    ``max_position_embeddings``, less the padding offset where positions start after
+    the padding index (RoBERTa and its kin); None when the config has no such table."""
+    rows = getattr(config, "max_position_embeddings", None)
+    if not isinstance(rows, int):
+        return None
+    if getattr(config, "model_type", "") in PADDING_OFFSET_POSITIONS:
+        rows -= (getattr(config, "pad_token_id", None) or 0) + 1
+    return max(rows, 1)
+
+
 def _first_line(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0]
+    return torch_message(err)  # never torch's advice to unpickle with weights_only=False
