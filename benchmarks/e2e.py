@@ -283,7 +283,9 @@ class Bench:
         self.model = seeded_bert(args.layers, args.hidden, args.seed,
                                  max_positions=self.max_positions)
         self.dense_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        self.name = f"bert-L{args.layers}-H{args.hidden}"
+        # The sweep runs one sequence length; the peers' variants name theirs.
+        self.name = f"bert-L{args.layers}-H{args.hidden}" + ("" if args.peers
+                                                            else f"-S{args.seq_len}")
         self.env = {"OMP_NUM_THREADS": str(args.threads), "TVM_NUM_THREADS": str(args.threads),
                     "HF_HUB_OFFLINE": "1", **engines.QUIET_ENV}
 

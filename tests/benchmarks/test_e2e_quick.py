@@ -30,7 +30,7 @@ def _e2e():
     return module
 
 
-def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def _run(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
     return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True,
                           timeout=timeout, env=env)
@@ -101,7 +101,7 @@ def test_json_markdown_and_plot_agree_with_the_csv(quick_run):
     (["--hidden", "100"], "--hidden"), (["--repeat", "0"], "--repeat"),
 ])
 def test_bad_options_are_one_line_errors(args, message):
-    result = _run("--quick", *args, timeout=60)
+    result = _run("--quick", *args, timeout=120)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert message in result.stderr.strip().splitlines()[-1]
