@@ -44,18 +44,20 @@ def compile(  # shadows the builtin on purpose: the public name, as torch.compil
     target: str = "llvm",
     sparsity: bool = True,
     block_shape: str | None = None,
-    batch: int = 1,
-    seq_len: int = 128,
+    batch: int | None = None,
+    seq_len: int | None = None,
     threads: int | None = None,
     **pass_options: Any,
 ) -> CompiledModel:
     """Compile ``model`` and return it ready to call.
 
     ``model`` is an ``nn.Module`` (Hugging Face models need no ``example_inputs``: they are
-    traced with ``batch`` x ``seq_len`` token ids), a ``torch.export.ExportedProgram``, or a
-    path (export archive or Hugging Face directory). ``target`` is an LLVM CPU target such as
-    ``"llvm -mcpu=skylake-avx512"`` (``"llvm"``: this machine's CPU). ``block_shape`` forces one
-    choice ("32x1", "dense") for every weight; ``sparsity=False`` keeps every weight dense.
+    traced with ``batch`` x ``seq_len`` token ids, by default 1 x min(128, the model's
+    positions)), a ``torch.export.ExportedProgram``, or a path (export archive, TorchScript
+    archive, Hugging Face directory, or IR text from ``sparsec import`` / ``sparsec opt``).
+    ``target`` is an LLVM CPU target such as ``"llvm -mcpu=skylake-avx512"`` (``"llvm"``: this
+    machine's CPU). ``block_shape`` forces one choice ("32x1", "dense") for every weight;
+    ``sparsity=False`` keeps every weight dense.
     ``threads`` sets the threads the schedules are made for and the runtime uses.
     ``pass_options`` are further fields of ``sparsec.compiler.CompileOptions`` (``layers``,
     ``dense_above``, ``cost_model``, ``block_shapes``, ``min_speedup``, ``dump_ir`` ...).

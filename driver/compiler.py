@@ -6,8 +6,16 @@
 
 Everything the user can get wrong (target, pass options, output folder) is checked before the
 model is imported, since importing and compiling take long. ``progress`` is told each stage:
-``target`` (resolving it loads TVM), the frontend's ``loading``/``tracing``/``translating``,
-``pass NAME`` for each pass, the code generator's own stages, then ``writing``.
+``target`` (resolving it loads TVM), the frontend's ``loading``/``tracing``/``translating``
+(``parsing`` for IR text), ``pass NAME`` for each pass, the code generator's own stages, then
+``writing``.
+
+The source may also be a file of IR text (``sparsec import -o``, ``sparsec opt -o``, a
+``--dump-ir --keep-resources`` dump), recognised by content. It is compiled as it stands: the
+passes already run on it are not run again (unless ``rerun_passes``). They are known from the
+module attribute ``sparsec.pipeline``, which ``sparsec opt`` and the dumps write (the pipeline
+run so far), and from what the sparsity passes leave behind (``sparsec.sparsity`` and
+``sparsec.decision`` attributes, ``sparsec.bsr_linear`` ops), so hand-edited IR works too.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import datetime
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,10 +45,17 @@ from sparsec.artifact import (
 )
 from sparsec.atomic import atomic_path, write_text
 from sparsec.errors import UserError
-from sparsec.ir.attributes import DenseResourceAttr, DictAttr
+from sparsec.ir.attributes import DenseResourceAttr, DictAttr, StringAttr
 from sparsec.ir.core import Operation
 from sparsec.ir.printer import print_op
-from sparsec.passes import Pass, PassError, PassManager, format_pipeline, parse_pipeline
+from sparsec.passes import (
+    Pass,
+    PassError,
+    PassManager,
+    PipelineError,
+    format_pipeline,
+    parse_pipeline,
+)
 from sparsec.passes.block_shape_selection import DECISION_ATTR, BlockShapeSelection
 from sparsec.passes.cost_model import load_cost_model
 from sparsec.passes.sparsify import Sparsify
@@ -55,6 +70,11 @@ Progress = Callable[[str], None]
 
 PASSES_BEFORE = "canonicalize,cse"  # then the sparsity passes, unless disabled
 PASSES_AFTER = "canonicalize,dce"
+PIPELINE_ATTR = "sparsec.pipeline"  # on a module: the passes run on it so far, as a pipeline
+# Options of the passes that decide sparsity, with their CLI spelling (no effect once they ran).
+SELECTION_OPTIONS = (("--block-shape", "block_shape"), ("--layer", "layers"),
+                     ("--dense-above", "dense_above"), ("--min-speedup", "min_speedup"),
+                     ("--cost-model", "cost_model"), ("--block-shapes", "block_shapes"))
 
 
 @dataclass(frozen=True)
@@ -72,8 +92,9 @@ class CompileOptions:
     min_speedup: float = 1.1
     cost_model: str = "auto"
     block_shapes: tuple[str, ...] = DEFAULT_BLOCK_SHAPES  # candidates
-    batch: int = 1
-    seq_len: int = 128
+    batch: int | None = None  # None: 1 (or what a TorchScript archive recorded)
+    seq_len: int | None = None  # None: min(128, the model's positions) (or the recorded one)
+    rerun_passes: bool = False  # IR input: run the passes it records as run again
     allow_pickle: bool = False
     allow_missing_weights: bool = False  # accept a checkpoint lacking some weights
     dump_ir: str | None = None  # folder for NN-pass.mlir dumps
@@ -152,7 +173,8 @@ def default_output(model: str | os.PathLike) -> Path:
 
 def compile_model(source: Any, example_inputs: Any = None, options: CompileOptions | None = None,
                   progress: Progress | None = None) -> Compilation:
-    """Import ``source`` (path, nn.Module or ExportedProgram), run the passes and build it."""
+    """Import ``source`` (path of a model or of IR text, nn.Module or ExportedProgram), run the
+    passes (those not already run on IR text) and build it."""
     options = options or CompileOptions()
     step = progress or (lambda stage: None)
     step("target")
@@ -162,22 +184,139 @@ def compile_model(source: Any, example_inputs: Any = None, options: CompileOptio
     tune = _tune_options(options, target)
 
     from sparsec.codegen.build import build_module
-    from sparsec.frontend import import_model
 
-    module = import_model(source, example_inputs, batch=options.batch, seq_len=options.seq_len,
-                          allow_pickle=options.allow_pickle,
-                          allow_missing_weights=options.allow_missing_weights, progress=step)
+    module, passes = source_module(source, example_inputs, options, passes, step)
     if dump_dir is not None:
         _dump(dump_dir / "00-import.mlir", module, options.elide_resources)
     for index, pass_ in enumerate(passes, start=1):
         step(f"pass {pass_.name}")
         PassManager([pass_]).run(module)
+        record_pipeline(module, [pass_])
         if dump_dir is not None:
             _dump(dump_dir / f"{index:02d}-{pass_.name}.mlir", module, options.elide_resources)
     weights = weight_decisions(module)
     built = build_module(module, target, progress=step, tune=tune)
-    return Compilation(built, target, options, format_pipeline(passes), weights,
+    return Compilation(built, target, options, recorded_pipeline(module), weights,
                        _model_name(source), bsr_layouts(module))
+
+
+def source_module(source: Any, example_inputs: Any, options: CompileOptions,
+                   passes: list[Pass], step: Progress) -> tuple[Operation, list[Pass]]:
+    """The module to compile and the passes still to run on it."""
+    path = ir_file(source)
+    if path is None:
+        from sparsec.frontend import import_model
+
+        module = import_model(source, example_inputs, batch=options.batch,
+                              seq_len=options.seq_len, allow_pickle=options.allow_pickle,
+                              allow_missing_weights=options.allow_missing_weights,
+                              progress=step)
+        return module, passes
+    if options.batch is not None or options.seq_len is not None:
+        raise UserError(f"--batch and --seq-len do not apply to IR text: its shapes are fixed "
+                        f"('{path}')")
+    step("parsing")
+    module = load_ir(path)
+    if options.rerun_passes:
+        return module, passes
+    done = passes_run(module, path)
+    _check_options_apply(options, done, path)
+    return module, [pass_ for pass_ in passes if pass_.name not in done]
+
+
+def ir_file(source: Any) -> Path | None:
+    """``source`` as a path when it names a file of IR text (told by its first line of code:
+    a module or function in generic syntax), else None."""
+    if not isinstance(source, str | os.PathLike) or not Path(source).is_file():
+        return None
+    try:
+        with open(source, "rb") as file:
+            head = file.read(4096)
+    except OSError:
+        return None  # the frontend reports it
+    lines = (line.strip() for line in head.splitlines())
+    first = next((line for line in lines if line and not line.startswith(b"//")), b"")
+    return Path(source) if first.startswith((b'"builtin.module"', b'"func.func"')) else None
+
+
+def load_ir(path: Path) -> Operation:
+    """The verified module of an IR file, which must hold its weights and ``@forward``."""
+    from sparsec.ir.diagnostics import ParseError
+    from sparsec.ir.interpreter import InterpretError, find_function
+    from sparsec.ir.parser import parse_module
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"cannot read '{path}': not UTF-8 text") from None
+    except OSError as err:
+        raise UserError(f"cannot read '{path}': {err.strerror}") from None
+    try:
+        module = parse_module(text, str(path))
+        find_function(module, "forward")
+    except ParseError as err:
+        raise UserError(f"{err.filename}:{err.line}:{err.col}: {err.message}") from None
+    except InterpretError:
+        raise UserError(f"'{path}' has no function @forward to compile") from None
+    elided = sorted({attr.key for attr in _resource_attrs(module) if attr.resource.data is None})
+    if elided:
+        more = f" and {len(elided) - 1} more" if len(elided) > 1 else ""
+        raise UserError(f"'{path}' has no weights: resource '{elided[0]}'{more} was elided when "
+                        "it was printed (write it without --elide-resources)")
+    return module
+
+
+def _resource_attrs(module: Operation) -> Iterator[DenseResourceAttr]:
+    for op in module.walk():
+        for attr in (*op.properties.values(), *op.attributes.values()):
+            if isinstance(attr, DenseResourceAttr):
+                yield attr
+
+
+def recorded_pipeline(module: Operation) -> str:
+    """The pipeline ``module`` records as run on it (``PIPELINE_ATTR``), or ""."""
+    attr = module.attributes.get(PIPELINE_ATTR)
+    return attr.value if isinstance(attr, StringAttr) else ""
+
+
+def record_pipeline(module: Operation, passes: list[Pass]) -> None:
+    """Add ``passes`` to the pipeline ``module`` records as run on it."""
+    if passes:
+        text = ",".join(filter(None, [recorded_pipeline(module), format_pipeline(passes)]))
+        module.attributes[PIPELINE_ATTR] = StringAttr(text)
+
+
+def passes_run(module: Operation, path: Path) -> set[str]:
+    """The names of the passes known to have run on ``module``: those it records, and the
+    sparsity passes whose results it holds."""
+    try:
+        done = {pass_.name for pass_ in parse_pipeline(recorded_pipeline(module))}
+    except (PipelineError, PassError) as err:
+        raise UserError(f"'{path}': its {PIPELINE_ATTR} attribute is not a pass pipeline "
+                        f"({err})") from None
+    for op in module.walk():
+        if SPARSITY_ATTR in op.attributes:
+            done.add(SparsityAnalysis.name)
+        if DECISION_ATTR in op.attributes:
+            done.add(BlockShapeSelection.name)
+        if op.name == "sparsec.bsr_linear":
+            done.add(Sparsify.name)
+    return done
+
+
+def _check_options_apply(options: CompileOptions, done: set[str], path: Path) -> None:
+    """Refuse a sparsity option that would be ignored because its pass already ran."""
+    ran = next((name for name in (Sparsify.name, BlockShapeSelection.name) if name in done), None)
+    if ran is None:
+        return
+    defaults = CompileOptions()
+    given = [flag for flag, field in SELECTION_OPTIONS
+             if getattr(options, field) != getattr(defaults, field)]
+    if not options.sparsity:
+        given.insert(0, "--no-sparsity")
+    if given:
+        raise UserError(f"{given[0]} has no effect on '{path}': {ran} already ran on it "
+                        "(--rerun-passes runs its passes again)")
 
 
 def _tune_options(options: CompileOptions, target: CpuTarget) -> TuneOptions | None:

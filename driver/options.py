@@ -9,11 +9,20 @@ import typer
 from sparsec.passes.sparsity_analysis import DEFAULT_BLOCK_SHAPES
 
 # The model options of every command that imports a model.
-ModelArgument = Annotated[str, typer.Argument(help="torch.export archive, Hugging Face model "
-                                                   "directory, or (with --allow-pickle) "
-                                                   "torch.save file.")]
-BatchOption = Annotated[int, typer.Option("--batch", help="Batch size to trace with.")]
-SeqLenOption = Annotated[int, typer.Option("--seq-len", help="Sequence length to trace with.")]
+ModelArgument = Annotated[str, typer.Argument(help="torch.export archive, TorchScript archive, "
+                                                   "Hugging Face model directory, or (with "
+                                                   "--allow-pickle) torch.save file.")]
+BatchOption = Annotated[
+    int | None, typer.Option("--batch", metavar="N",
+                             help="Batch size to trace with (default 1, or the traced one of a "
+                                  "TorchScript archive).")
+]
+SeqLenOption = Annotated[
+    int | None, typer.Option("--seq-len", metavar="N",
+                             help="Sequence length to trace with (default: min(128, the "
+                                  "model's position table), or the traced one of a "
+                                  "TorchScript archive).")
+]
 AllowPickleOption = Annotated[
     bool, typer.Option("--allow-pickle", help="Allow a pickled nn.Module (runs its code!).")
 ]

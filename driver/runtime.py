@@ -3,8 +3,10 @@
     model = sparsec.load("bert.sparsec")
     (hidden,) = model(input_ids=ids, attention_mask=mask)   # numpy arrays or torch tensors
 
-Every input is checked against the manifest (presence, shape, dtype, and for token ids the
-range ``0 <= id < upper_bound``) before any kernel runs: a compiled embedding lookup reads
+Inputs Hugging Face defaults may be omitted, as with the model in PyTorch: ``token_type_ids``
+become zeros and ``attention_mask`` ones (``default_input``). Every input is checked against the
+manifest (presence, shape, dtype, and for token ids the range ``0 <= id < upper_bound``) before
+any kernel runs: a compiled embedding lookup reads
 out-of-range ids from outside its table, so a bad input must be an ``InputError`` naming the
 input, never a crash. ``load`` checks the artifact just as strictly before the library is
 loaded (``sparsec.artifact``), then that this CPU has every instruction-set extension the code
@@ -37,6 +39,8 @@ from sparsec.atomic import atomic_path
 from sparsec.threads import configure_thread_pool
 
 Executor = Callable[[list[np.ndarray]], list[np.ndarray]]
+# Inputs a Hugging Face model fills in when omitted, and the value it fills them with.
+HF_DEFAULTS = {"token_type_ids": 0, "attention_mask": 1}
 
 
 class InputError(ValueError):
@@ -114,11 +118,27 @@ def _bind(inputs: Sequence[TensorInfo], args: Sequence[Any],
         if name in given:
             raise InputError(f"input '{name}' given twice (by position and by name)")
         given[name] = value
+    for info in inputs:
+        default = default_input(info, inputs) if info.name not in given else None
+        if default is not None:
+            given[info.name] = default
     missing = [info for info in inputs if info.name not in given]
     if missing:
         listed = ", ".join(f"'{info.name}' ({info.describe()})" for info in missing)
         raise InputError(f"missing input{'s' if len(missing) > 1 else ''} {listed}")
     return given
+
+
+def default_input(info: TensorInfo, inputs: Sequence[TensorInfo]) -> np.ndarray | None:
+    """The value Hugging Face gives ``info`` when it is omitted (zeros for ``token_type_ids``,
+    ones for ``attention_mask``), or None when it has none. Decided by name, for a model that
+    also takes ``input_ids`` of the same shape (as every Hugging Face encoder does)."""
+    fill = HF_DEFAULTS.get(info.name)
+    ids = next((i for i in inputs if i.name == "input_ids"), None)
+    if fill is None or ids is None or ids.shape != info.shape \
+            or np.dtype(info.dtype).kind not in "biuf":
+        return None
+    return np.full(info.shape, fill, dtype=np.dtype(info.dtype))
 
 
 def check_input(info: TensorInfo, value: Any) -> np.ndarray:
@@ -186,16 +206,23 @@ def _torch_to_numpy(info: TensorInfo, tensor: Any) -> np.ndarray:
                          f"({str(err).splitlines()[0]})") from None
 
 
-def random_inputs(inputs: Sequence[TensorInfo], seed: int = 0) -> dict[str, np.ndarray]:
+def random_inputs(inputs: Sequence[TensorInfo], seed: int = 0,
+                  among: Sequence[TensorInfo] | None = None) -> dict[str, np.ndarray]:
     """Valid inputs for a smoke run: ids uniform below their bound, masks all ones, floats normal.
 
-    An integer input without a bound is taken for a mask when its name says so (ones), else
-    filled with zeros, the one value every integer input accepts.
+    An input Hugging Face defaults gets its default (``default_input``: token types zeros;
+    ``among`` are all the model's inputs when ``inputs`` are only some); another integer input
+    without a bound is taken for a mask when its name says so (ones), else filled with zeros,
+    the one value every integer input accepts.
     """
     rng = np.random.default_rng(seed)
     arrays = {}
     for info in inputs:
         dtype = np.dtype(info.dtype)
+        default = default_input(info, among or inputs)
+        if default is not None:
+            arrays[info.name] = default
+            continue
         if info.upper_bound is not None:
             array = rng.integers(0, info.upper_bound, size=info.shape)
         elif dtype.kind in "biu":

@@ -300,8 +300,8 @@ def analyze_command(
         typer.Option("--plot", metavar="FILE.png",
                      help="Also draw the chosen block masks into this PNG file."),
     ] = None,
-    batch: BatchOption = 1,
-    seq_len: SeqLenOption = 128,
+    batch: BatchOption = None,
+    seq_len: SeqLenOption = None,
     allow_pickle: AllowPickleOption = False,
     allow_missing_weights: AllowMissingWeightsOption = False,
 ) -> None:

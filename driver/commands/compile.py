@@ -6,6 +6,13 @@
     sparsec compile model.pt2 --no-sparsity -o dense.sparsec      # the "TVM without BSR" baseline
     sparsec compile model.pt2 --dump-ir ir/                         # ir/00-import.mlir, 01-...
     sparsec compile model.pt2 --tune 64 --tune-db tuning/           # meta_schedule, cached
+    sparsec compile traced.pt                                       # TorchScript (torch.jit.save)
+    sparsec compile edited.mlir                                     # IR from import / opt
+
+MODEL is a model file or folder (see ``sparsec.frontend.loader``) or IR text with its weights
+(``sparsec import -o``, ``sparsec opt -o``, ``--dump-ir DIR --keep-resources``), compiled as it
+stands: the passes it records as run (or whose results it holds) are not run again unless
+``--rerun-passes``; a sparsity option that would then have no effect is refused.
 
 Shows each stage while it runs, then one row per linear weight (shape, density, chosen block
 shape, predicted speedup) and a summary line naming the CPU the code is for (and, when this
@@ -38,7 +45,6 @@ from sparsec.options import (
     CostModelOption,
     DenseAboveOption,
     LayerOption,
-    ModelArgument,
     SeqLenOption,
 )
 from sparsec.passes import PassFailure
@@ -151,8 +157,16 @@ def _size_mb(folder: Path) -> float:
     return sum(f.stat().st_size for f in folder.iterdir() if f.is_file()) / 1e6
 
 
+ModelOrIrArgument = Annotated[
+    str, typer.Argument(metavar="MODEL",
+                        help="torch.export archive, TorchScript archive, Hugging Face model "
+                             "directory, (with --allow-pickle) torch.save file, or IR text with "
+                             "its weights from 'sparsec import' / 'sparsec opt'.")
+]
+
+
 def compile_command(
-    model: ModelArgument,
+    model: ModelOrIrArgument,
     target: Annotated[
         str, typer.Option("--target", metavar="SPEC",
                           help="LLVM CPU target: 'llvm' (this CPU) or e.g. "
@@ -205,8 +219,13 @@ def compile_command(
                                  help="Tuning database folder, reused across runs (default "
                                       "~/.cache/sparsec/tuning/<cpu>).")
     ] = None,
-    batch: BatchOption = 1,
-    seq_len: SeqLenOption = 128,
+    batch: BatchOption = None,
+    seq_len: SeqLenOption = None,
+    rerun_passes: Annotated[
+        bool, typer.Option("--rerun-passes",
+                           help="For IR input: run every pass again, also those it records as "
+                                "already run.")
+    ] = False,
     allow_pickle: AllowPickleOption = False,
     allow_missing_weights: AllowMissingWeightsOption = False,
 ) -> None:
@@ -224,7 +243,7 @@ def compile_command(
             target=target, mcpu=mcpu, mattr=mattr, threads=threads, sparsity=not no_sparsity,
             block_shape=block_shape, layers=tuple(layer or ()), dense_above=dense_above,
             cost_model=cost_model, batch=batch,
-            seq_len=seq_len, allow_pickle=allow_pickle,
+            seq_len=seq_len, rerun_passes=rerun_passes, allow_pickle=allow_pickle,
             allow_missing_weights=allow_missing_weights, dump_ir=dump_ir,
             elide_resources=elide_resources, tune_trials=tune, tune_db=tune_db)
         out = output or str(default_output(model))

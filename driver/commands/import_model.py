@@ -2,6 +2,7 @@
 
     sparsec import path/to/hf-model --seq-len 128 -o bert.mlir
     sparsec import model.pt2 --elide-resources          # weights elided: for reading
+    sparsec import traced.pt                            # a TorchScript archive (torch.jit.save)
     sparsec import pickled.pt --allow-pickle            # runs the file's code: trusted files only
 
 With the weights included the output is complete: ``sparsec opt`` (or any
@@ -31,12 +32,13 @@ from sparsec.options import (
 
 STAGES = {
     "loading": "Loading the model",
+    "parsing": "Parsing the IR",
     "tracing": "Tracing with torch.export",
     "translating": "Translating ATen to sparsec",
 }
 
 
-def import_with_status(model: str, status: Status, *, batch: int, seq_len: int,
+def import_with_status(model: str, status: Status, *, batch: int | None, seq_len: int | None,
                        allow_pickle: bool, allow_missing_weights: bool = False) -> Operation:
     """Import ``model`` with the frontend, showing each stage on a rich ``status``."""
     # Imported here: torch takes seconds to load and other commands do not need it.
@@ -57,8 +59,8 @@ def import_command(
     elide_resources: Annotated[
         bool, typer.Option("--elide-resources", help="Print weights as elided resources.")
     ] = False,
-    batch: BatchOption = 1,
-    seq_len: SeqLenOption = 128,
+    batch: BatchOption = None,
+    seq_len: SeqLenOption = None,
     allow_pickle: AllowPickleOption = False,
     allow_missing_weights: AllowMissingWeightsOption = False,
 ) -> None:

@@ -4,6 +4,8 @@
     sparsec opt cases.mlir -p canonicalize --split-input-file | filecheck cases.mlir
     sparsec opt --list-passes
 
+The output module records the passes run on it (the ``sparsec.pipeline``
+attribute, appended to), so that ``sparsec compile`` does not run them again.
 Parse errors print the ``file:line:col`` diagnostic with the line and a caret;
 any other bad input is one ``error: ...`` line; both exit with status 1.
 """
@@ -20,6 +22,7 @@ from typing import Annotated
 import typer
 
 from sparsec.atomic import current_umask
+from sparsec.compiler import record_pipeline
 from sparsec.errors import UserError, reported_errors
 from sparsec.ir.diagnostics import ParseError
 from sparsec.ir.parser import parse_module
@@ -74,6 +77,7 @@ def process(text: str, filename: str, settings: OptSettings) -> str:
         print_ir_after=settings.print_ir_after,
         timing=settings.timing,
     ).run(module)
+    record_pipeline(module, settings.passes)  # 'sparsec compile' does not run them again
     with settings.timing.measure("Output"):
         return print_op(module, elide_resources=settings.elide_resources).rstrip("\n")
 

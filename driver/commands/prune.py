@@ -4,7 +4,8 @@
     sparsec prune model.pt2 --block 16x1 --sparsity 0.8 --scope attention -o pruned.pt2
 
 The output has the input's format (Hugging Face directory or torch.export
-archive), is written atomically, and loads back with every sparsec command.
+archive; a TorchScript archive is written as a torch.export archive), is written
+atomically, and loads back with every sparsec command.
 The report says how far the outputs moved on sample inputs.
 """
 
@@ -30,9 +31,11 @@ def _block(text: str) -> tuple[int, int]:
 
 
 def prune_command(
-    model: Annotated[str, typer.Argument(help="Hugging Face model directory or torch.export "
-                                              "archive (or, with --allow-pickle, a torch.save "
-                                              "file of a Hugging Face model).")],
+    model: Annotated[str, typer.Argument(help="Hugging Face model directory, torch.export "
+                                              "archive or TorchScript archive (written as a "
+                                              "torch.export archive), or, with "
+                                              "--allow-pickle, a torch.save file of a Hugging "
+                                              "Face model.")],
     output: Annotated[str, typer.Option("-o", help="Where to write the pruned model.")],
     block: Annotated[str, typer.Option("--block", help="Block shape RxC (R output rows x C "
                                                        "input columns).")] = "32x1",
@@ -42,9 +45,15 @@ def prune_command(
                                                        "or attention only.")] = "all",
     global_threshold: Annotated[bool, typer.Option("--global", help="One norm threshold over "
                                                    "all weights instead of per weight.")] = False,
-    batch: Annotated[int, typer.Option("--batch", help="Batch of the sample inputs.")] = 1,
-    seq_len: Annotated[int, typer.Option("--seq-len", help="Sequence length of the sample "
-                                                           "inputs.")] = 128,
+    batch: Annotated[int | None, typer.Option("--batch", metavar="N",
+                                              help="Batch of the sample inputs (default 1, or "
+                                                   "the traced one of a TorchScript "
+                                                   "archive).")] = None,
+    seq_len: Annotated[int | None, typer.Option("--seq-len", metavar="N",
+                                                help="Sequence length of the sample inputs "
+                                                     "(default: min(128, the model's position "
+                                                     "table), or the traced one of a "
+                                                     "TorchScript archive).")] = None,
     allow_pickle: Annotated[bool, typer.Option("--allow-pickle", help="Allow a pickled module "
                                                "(runs its code!).")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the sample inputs.")] = 0,

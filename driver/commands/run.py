@@ -4,7 +4,8 @@
     sparsec run bert.sparsec --input input_ids=ids.npy --input attention_mask=mask.npy
     sparsec run bert.sparsec --inputs batch.npz --output out.npz --repeat 20
 
-Inputs not given are random but valid (ids below their bound, masks all ones). Prints each
+Inputs not given are random but valid (ids below their bound, masks all ones), or what Hugging
+Face gives them when omitted (token_type_ids zeros, attention_mask ones). Prints each
 output's shape and first values, and the median wall time of a call over ``--repeat`` runs.
 Bad input (missing file, wrong shape or dtype, out-of-range id) is one ``error:`` line.
 """
@@ -22,6 +23,7 @@ import typer
 from sparsec.errors import UserError, reported_errors
 
 if TYPE_CHECKING:
+    from sparsec.artifact import TensorInfo
     from sparsec.runtime import CompiledModel
 
 SHOWN_VALUES = 6  # first values printed per output
@@ -78,7 +80,18 @@ def load_with_inputs(artifact: str, threads: int | None, given: dict[str, np.nda
     model = load(artifact, threads=threads)
     # Unknown names in ``given`` reach the model, which names them in its InputError.
     missing = [info for info in model.inputs if info.name not in given]
-    return model, {**random_inputs(missing, seed), **given}
+    return model, {**random_inputs(missing, seed, among=model.inputs), **given}
+
+
+def _source(info: TensorInfo, inputs: tuple[TensorInfo, ...], given: dict, seed: int) -> str:
+    """How an input was made: given, Hugging Face's default, or random."""
+    from sparsec.runtime import HF_DEFAULTS, default_input
+
+    if info.name in given:
+        return "given"
+    if default_input(info, inputs) is not None:
+        return f"default ({'ones' if HF_DEFAULTS[info.name] else 'zeros'})"
+    return f"generated (seed {seed})"
 
 
 def _preview(array: np.ndarray) -> str:
@@ -128,7 +141,7 @@ def run_command(
         arrays = dict(zip([i.name for i in model.inputs], model.check_inputs((), arrays),
                           strict=True))
         for info in model.inputs:
-            source = "given" if info.name in given else f"generated (seed {seed})"
+            source = _source(info, model.inputs, given, seed)
             print(f"input  {info.name}: {info.describe()} {source}")
         seconds = []
         for _ in range(repeat):

@@ -197,8 +197,8 @@ def test_direct_calls_refuse_bad_ids(dense_artifact):
     inputs["input_ids"][0, 5] = 10_000  # would read far outside the embedding table
     with pytest.raises(sparsec.InputError, match=r"value 10000 at index \[0, 5\]"):
         model(**inputs)
-    with pytest.raises(sparsec.InputError, match="missing input 'token_type_ids'"):
-        model(inputs["input_ids"], inputs["attention_mask"])
+    with pytest.raises(sparsec.InputError, match="missing input 'input_ids'"):
+        model(attention_mask=inputs["attention_mask"])
 
 
 # -- damaged artifacts ----------------------------------------------------------------------

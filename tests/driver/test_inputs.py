@@ -92,8 +92,8 @@ BAD_CALLS = [
      "input 'input_ids': value 10 at index [0, 0] is out of range (expected 0 <= value < 10)"),
     ((np.where(np.arange(8).reshape(2, 4) == 6, -1, 1), np.ones((2, 4), np.int64)), {},
      "input 'input_ids': value -1 at index [1, 2] is out of range"),
-    ((ids(),), {}, "missing input 'attention_mask' (int64[2, 4])"),
-    ((), {}, "missing inputs 'input_ids' (int64[2, 4]), 'attention_mask' (int64[2, 4])"),
+    ((), {"attention_mask": np.ones((2, 4), np.int64)}, "missing input 'input_ids' (int64[2, 4])"),
+    ((), {}, "missing input 'input_ids' (int64[2, 4])"),  # attention_mask has a default
     ((ids(), np.ones((2, 4), np.int64)), {"token_type_ids": ids()},
      "unknown input 'token_type_ids' (the inputs are input_ids, attention_mask)"),
     ((ids(),), {"input_ids": ids()}, "input 'input_ids' given twice"),
