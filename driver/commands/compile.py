@@ -207,7 +207,7 @@ def compile_command(
     elide_resources: Annotated[
         bool, typer.Option("--elide-resources/--keep-resources",
                            help="Elide the weights in --dump-ir files (--keep-resources writes "
-                                "complete IR that 'sparsec opt' can reload).")
+                                "complete IR that 'sparsec opt' and 'sparsec compile' reload).")
     ] = True,
     tune: Annotated[
         int, typer.Option("--tune", metavar="TRIALS",
