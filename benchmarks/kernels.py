@@ -26,7 +26,6 @@ from pathlib import Path
 
 os.environ.setdefault("TVM_NUM_THREADS", "2")  # read once, when TVM's thread pool starts
 THREADS = int(os.environ["TVM_NUM_THREADS"])
-os.environ.setdefault("TVM_BIND_THREADS", "0")  # as sparsec's runtime does (sparsec.threads)
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402

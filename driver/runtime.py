@@ -242,7 +242,7 @@ def load(path: str | os.PathLike, *, threads: int | None = None,
 
     ``threads`` sets the size of TVM's thread pool (``TVM_NUM_THREADS``); by default TVM
     uses the ``TVM_NUM_THREADS`` of the environment, else one thread per core. The pool's
-    threads are left unpinned (``sparsec.threads``). ``keep_alive`` is kept as long as the model
+    ``keep_alive`` is kept as long as the model
     (the temporary folder of an in-memory compile).
     """
     manifest = read_manifest(path)

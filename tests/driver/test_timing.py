@@ -45,3 +45,16 @@ def test_busy_machine_is_named(monkeypatch):
         "so these timings (PyTorch's most) are unreliable")
     monkeypatch.setattr(timing.os, "getloadavg", lambda: (1.5, 1.0, 1.0))
     assert busy_machine_warning(2) is None
+
+
+def test_thread_pool_size(monkeypatch):
+    from sparsec.threads import configure_thread_pool, pool_size
+
+    monkeypatch.delenv("TVM_NUM_THREADS", raising=False)
+    assert pool_size() == len(timing.os.sched_getaffinity(0))
+    configure_thread_pool(3)
+    assert timing.os.environ["TVM_NUM_THREADS"] == "3" and pool_size() == 3
+    configure_thread_pool(None)
+    assert pool_size() == 3
+    with pytest.raises(ValueError, match="at least 1"):
+        configure_thread_pool(0)
