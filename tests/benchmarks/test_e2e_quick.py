@@ -8,7 +8,6 @@ faults are tested in ``test_peers.py``.
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import math
 import os
@@ -21,13 +20,6 @@ import pytest
 SCRIPT = Path(__file__).parents[2] / "benchmarks" / "e2e.py"
 COMPILED = ("onnxruntime", "sparsec-dense", "sparsec-bsr")
 
-
-def _e2e():
-    spec = importlib.util.spec_from_file_location("e2e", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    return module
 
 
 def _run(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -107,8 +99,7 @@ def test_bad_options_are_one_line_errors(args, message):
     assert message in result.stderr.strip().splitlines()[-1]
 
 
-def test_plan_puts_baselines_first_and_times_pytorch_again_last():
-    e2e = _e2e()
+def test_plan_puts_baselines_first_and_times_pytorch_again_last(e2e):
     configs = e2e.plan(e2e.parse_args(["--shapes", "4x4,8x1", "--sparsities", "0.5,0.9"]))
     variants = [c.variant for c in configs]
     assert variants[:4] == ["pytorch-eager", "onnxruntime", "sparsec-dense",

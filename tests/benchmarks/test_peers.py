@@ -9,7 +9,6 @@ that is not installed must be a one-line "skipped" row (CI installs none).
 from __future__ import annotations
 
 import csv
-import importlib.util
 import itertools
 import json
 import math
@@ -23,19 +22,6 @@ import pytest
 ROOT = Path(__file__).parents[2]
 SCRIPT = ROOT / "benchmarks" / "e2e.py"
 FAKE = Path(__file__).with_name("fake_worker.py")
-
-
-def _e2e():
-    spec = importlib.util.spec_from_file_location("e2e", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being defined
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def e2e():
-    return _e2e()
 
 
 @pytest.fixture
