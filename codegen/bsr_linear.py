@@ -17,7 +17,9 @@ The loop nest is generated per block-shape family, against the target's vector w
   panels one at a time and transpose their small ``Yᵀ`` into ``y`` at the end.
 
 Both are parallel over block rows. Partial block rows (N % R) and partial token tiles get their
-own copy of the loop nest with static extents, so that the hot loops carry no bounds checks.
+own copy of the loop nest with static extents, so that the hot loops carry no bounds checks. With
+a dynamic token count (``BsrPlan.dynamic``) M is a run-time size: the register tiles stay, and the
+partial token tile is emitted once per possible size (``loops.tiles``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from tvm.tirx.script.builder.frame import ForFrame
 
 from sparsec.codegen.epilogue import Epilogue
 from sparsec.codegen.kernel import CompiledKernel
+from sparsec.codegen.loops import Body, Extent, ceil_div, symbolic_tokens, tiles
 from sparsec.codegen.target import CpuTarget
 from sparsec.ir.bsr import BSR, parse_block_shape
 from sparsec.passes.sparsity_analysis import DEFAULT_BLOCK_SHAPES
@@ -47,7 +50,7 @@ UNROLL_LIMIT = 64  # fully unroll a block's (R, C) loops up to this many multipl
 class BsrPlan:
     """Shapes, block shape, loop-nest family and register tile of one BSR kernel."""
 
-    m: int
+    m: int  # tokens; with ``dynamic``, the most tokens a call may pass
     n: int
     k: int
     block: tuple[int, int]
@@ -56,22 +59,23 @@ class BsrPlan:
     token_tile: int  # tokens per register tile (a multiple of lanes in the tokens family)
     group_rows: int = 1  # tokens family: block rows that share one sweep over the token panels
     epilogue: Epilogue = field(default_factory=Epilogue)
+    dynamic: bool = False  # M is a run-time size (≤ m)
 
     @property
     def row_blocks(self) -> int:
         """Block rows of the padded weight."""
-        return _ceil_div(self.n, self.block[0])
+        return ceil_div(self.n, self.block[0])
 
     @property
     def padded_m(self) -> int:
         """M padded up to whole vectors in the last token tile (tokens family)."""
         full, rest = divmod(self.m, self.token_tile)
-        return full * self.token_tile + _ceil_div(rest, self.lanes) * self.lanes
+        return full * self.token_tile + ceil_div(rest, self.lanes) * self.lanes
 
     @property
     def padded_k(self) -> int:
         """K padded up to whole block columns."""
-        return _ceil_div(self.k, self.block[1]) * self.block[1]
+        return ceil_div(self.k, self.block[1]) * self.block[1]
 
     def pack(self, weight: BSR) -> np.ndarray:
         """The block data in this kernel's layout (``[nnzb, C, R]`` for the rows family)."""
@@ -84,8 +88,9 @@ class BsrPlan:
 
 
 def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuTarget,
-                    epilogue: Epilogue | None = None) -> BsrPlan:
-    """Pick the loop-nest family and register tile for a BSR linear on ``target``."""
+                    epilogue: Epilogue | None = None, dynamic: bool = False) -> BsrPlan:
+    """Pick the loop-nest family and register tile for a BSR linear on ``target`` (``dynamic``:
+    M is known only at run time, at most ``m``)."""
     rows, _ = block
     lanes = target.vector_lanes
     registers = 32 if lanes >= 16 else 16
@@ -93,21 +98,22 @@ def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuT
     epilogue = epilogue or Epilogue()
     if rows >= lanes:
         tile = max(1, min(m, MAX_TOKEN_TILE, budget // (rows // lanes)))
-        return BsrPlan(m, n, k, block, lanes, "rows", _balanced(m, tile), epilogue=epilogue)
+        tile = tile if dynamic else _balanced(m, tile)
+        return BsrPlan(m, n, k, block, lanes, "rows", tile, epilogue=epilogue, dynamic=dynamic)
     # Every multiply-add loads a fresh vector of Xᵀ that only a block's R rows share. For R = 1,
     # panels of 32 tokens measured fastest at 70-90 % sparsity on both widths (2 AVX-512 or 4
     # AVX2 vectors; wider panels fall out of the caches, narrower ones reload the weights more
     # often: 16 tokens ran 20-30 % slower on Zen 3); R ≥ 2 takes as many as the registers hold.
     limit = max(1, ONE_ROW_TOKENS // lanes) if rows == 1 else budget // rows
-    vectors = _least_padding(_ceil_div(m, lanes), max(1, limit))
+    vectors = max(1, limit) if dynamic else _least_padding(ceil_div(m, lanes), max(1, limit))
     group = max(1, lanes // rows)  # a group's outputs fill whole vectors of y
-    return BsrPlan(m, n, k, block, lanes, "tokens", lanes * vectors, group, epilogue)
+    return BsrPlan(m, n, k, block, lanes, "tokens", lanes * vectors, group, epilogue, dynamic)
 
 
 def build_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuTarget,
-                     epilogue: Epilogue | None = None) -> BsrLinear:
+                     epilogue: Epilogue | None = None, dynamic: bool = False) -> BsrLinear:
     """Generate, schedule and compile the BSR linear kernel for these shapes on ``target``."""
-    plan = plan_bsr_linear(m, n, k, block, target, epilogue)
+    plan = plan_bsr_linear(m, n, k, block, target, epilogue, dynamic)
     return BsrLinear(plan, CompiledKernel(bsr_linear_func(plan), "bsr_linear", target))
 
 
@@ -128,7 +134,7 @@ class BsrLinear:
             args.append(np.ascontiguousarray(bias, np.float32))
         if plan.epilogue.residual:
             args.append(np.ascontiguousarray(residual, np.float32))
-        return [*args, np.zeros((plan.m, plan.n), np.float32)]
+        return [*args, np.zeros((len(args[0]), plan.n), np.float32)]
 
     def __call__(self, x: np.ndarray, weight: BSR, bias: np.ndarray | None = None,
                  residual: np.ndarray | None = None) -> np.ndarray:
@@ -147,17 +153,18 @@ def bsr_linear_func(plan: BsrPlan) -> tirx.PrimFunc:
         T.func_name("bsr_linear")
         T.func_attr({"tirx.noalias": True})
         nnzb = tirx.Var("nnzb", "int32")
-        x = T.arg("x", T.Buffer((plan.m, plan.k), "float32"))
+        m = symbolic_tokens() if plan.dynamic else plan.m
+        x = T.arg("x", T.Buffer((m, plan.k), "float32"))
         data = T.arg("data", T.Buffer((nnzb, *data_shape), "float32"))
         indices = T.arg("indices", T.Buffer((nnzb,), "int32"))
         indptr = T.arg("indptr", T.Buffer((plan.row_blocks + 1,), "int32"))
-        extra = plan.epilogue.declare_args(plan.m, plan.n)
-        y = T.arg("y", T.Buffer((plan.m, plan.n), "float32"))
-        kernel = _Kernel(plan, data, indices, indptr, extra, y)
+        extra = plan.epilogue.declare_args(m, plan.n)
+        y = T.arg("y", T.Buffer((m, plan.n), "float32"))
+        kernel = _Kernel(plan, m, data, indices, indptr, extra, y)
         if plan.family == "rows":
-            kernel.emit_rows(_padded_columns(plan, x))
+            kernel.emit_rows(_padded_columns(plan, m, x))
         else:
-            kernel.emit_tokens(_transposed(plan, x))
+            kernel.emit_tokens(_transposed(plan, m, x))
     return builder.get()
 
 
@@ -166,6 +173,7 @@ class _Kernel:
     """Emits the loop nest of one plan into the current IRBuilder frame."""
 
     plan: BsrPlan
+    m: Extent  # tokens: plan.m, or a symbolic size
     data: tirx.Buffer
     indices: tirx.Buffer
     indptr: tirx.Buffer
@@ -203,7 +211,7 @@ class _Kernel:
 
         def tile(yt: tirx.Buffer, row_block: tirx.PrimExpr, yt_row: tirx.PrimExpr,
                  tile_index: tirx.PrimExpr, tokens: int) -> None:
-            width = _ceil_div(tokens, lanes) * lanes
+            width = ceil_div(tokens, lanes) * lanes
             acc = T.alloc_buffer((rows, width), "float32", scope="local")
             self._fill(acc, rows, width)
             with T.serial(self.indptr[row_block], self.indptr[row_block + 1]) as j:
@@ -215,22 +223,20 @@ class _Kernel:
             with T.unroll(0, rows) as r, T.vectorized(0, width) as t:
                 T.buffer_store(yt, acc[r, t], [yt_row + r, tile_index * plan.token_tile + t])
 
-        full_tiles, rest_tokens = divmod(plan.m, plan.token_tile)
-
         def group(first: tirx.PrimExpr, count: int, outputs: int) -> None:
-            yt = T.alloc_buffer((count * rows, plan.padded_m), "float32")
-            if full_tiles:
-                with T.serial(0, full_tiles) as tile_index, T.serial(0, count) as r:
-                    tile(yt, first + r, r * rows, tile_index, plan.token_tile)
-            if rest_tokens:
+            yt = T.alloc_buffer((count * rows, self._padded_tokens()), "float32")
+
+            def panel(tile_index: tirx.PrimExpr, tokens: int) -> None:
                 with T.serial(0, count) as r:
-                    tile(yt, first + r, r * rows, tirx.const(full_tiles, "int32"), rest_tokens)
+                    tile(yt, first + r, r * rows, tile_index, tokens)
+
+            self._panels(panel)
 
             def store(i0: tirx.PrimExpr, width: int) -> None:
-                with T.serial(0, plan.m) as m, T.vectorized(0, width) as i:
+                with T.serial(0, self.m) as m, T.vectorized(0, width) as i:
                     self._store(yt[i0 + i, m], m, first * rows + i0 + i)
 
-            _chunks(outputs, lanes, store, T.serial)
+            tiles(outputs, lanes, store)
 
         size = plan.group_rows
         full_groups, rest_blocks = divmod(plan.row_blocks, size)
@@ -241,26 +247,42 @@ class _Kernel:
             first = full_groups * size
             group(tirx.const(first, "int32"), rest_blocks, plan.n - first * rows)
 
-    def _token_tiles(self, tile: Callable[[tirx.PrimExpr, int], None]) -> None:
-        """Whole token tiles in a loop, then the partial one with its static size."""
-        size = self.plan.token_tile
-        full_tiles, rest_tokens = divmod(self.plan.m, size)
-        if full_tiles:
-            with T.serial(0, full_tiles) as tile_index:
-                tile(tile_index * size, size)
-        if rest_tokens:
-            tile(full_tiles * size, rest_tokens)
+    def _panels(self, panel: Body) -> None:
+        """``panel(index, tokens)`` for every token panel: whole panels in a loop, then the
+        partial one (with a symbolic M, one copy per width in whole vectors: lanes past M are
+        computed but never stored)."""
+        size, lanes = self.plan.token_tile, self.plan.lanes
+        if isinstance(self.m, int):
+            full_tiles, rest_tokens = divmod(self.m, size)
+            if full_tiles:
+                with T.serial(0, full_tiles) as tile_index:
+                    panel(tile_index, size)
+            if rest_tokens:
+                panel(tirx.const(full_tiles, "int32"), rest_tokens)
+            return
+        with T.serial(0, self.m // size) as tile_index:
+            panel(tile_index, size)
+        for vectors in range(1, size // lanes + 1):
+            with T.If(ceil_div(self.m % size, lanes) == vectors), T.Then():
+                panel(self.m // size, vectors * lanes)
+
+    def _padded_tokens(self) -> Extent:
+        """M padded up as the token panels cover it."""
+        if isinstance(self.m, int):
+            return self.plan.padded_m
+        return ceil_div(self.m, self.plan.token_tile) * self.plan.token_tile
 
     def _emit_row_blocks(self, tile: Callable[..., None]) -> None:
         """Block rows in parallel; the partial last one gets its own static-extent copy."""
         rows = self.plan.block[0]
         full_rows, rest_rows = divmod(self.plan.n, rows)
+        size = self.plan.token_tile
         if full_rows:
             with T.parallel(0, full_rows) as row_block:
-                self._token_tiles(lambda m0, tokens: tile(row_block, m0, tokens, rows))
+                tiles(self.m, size, lambda m0, tokens: tile(row_block, m0, tokens, rows))
         if rest_rows:
             last = tirx.const(full_rows, "int32")
-            self._token_tiles(lambda m0, tokens: tile(last, m0, tokens, rest_rows))
+            tiles(self.m, size, lambda m0, tokens: tile(last, m0, tokens, rest_rows))
 
     @staticmethod
     def _fill(acc: tirx.Buffer, outer: int, inner: int) -> None:
@@ -271,50 +293,38 @@ class _Kernel:
         T.buffer_store(self.y, self.plan.epilogue.apply(value, self.extra, m, n), [m, n])
 
 
-def _padded_columns(plan: BsrPlan, x: tirx.Buffer) -> tirx.Buffer:
+def _padded_columns(plan: BsrPlan, tokens: Extent, x: tirx.Buffer) -> tirx.Buffer:
     """``x`` itself, or a zero-padded copy ``[M, Kp]`` when K is not a whole number of blocks."""
     if plan.padded_k == plan.k:
         return x
-    padded = T.alloc_buffer((plan.m, plan.padded_k), "float32")
-    with T.parallel(0, plan.m) as m, T.vectorized(0, plan.padded_k) as k:
+    padded = T.alloc_buffer((tokens, plan.padded_k), "float32")
+    with T.parallel(0, tokens) as m, T.vectorized(0, plan.padded_k) as k:
         T.buffer_store(padded, tirx.if_then_else(k < plan.k, x[m, k], 0.0), [m, k])
     return padded
 
 
-def _transposed(plan: BsrPlan, x: tirx.Buffer) -> tirx.Buffer:
+def _transposed(plan: BsrPlan, tokens: Extent, x: tirx.Buffer) -> tirx.Buffer:
     """``Xᵀ`` in token panels ``[tiles, Kp, T]``, so that a panel is contiguous; rows past K are
     zeroed (padded blocks multiply them), tokens past M are left as they are (they only reach
     output lanes that are never stored)."""
     size = plan.token_tile
-    tiles = _ceil_div(plan.m, size)
-    xt = T.alloc_buffer((tiles, plan.padded_k, size), "float32")
+    panels = ceil_div(tokens, size)
+    xt = T.alloc_buffer((panels, plan.padded_k, size), "float32")
 
     # Scattering a row of x beats gathering a column of it.
-    def copy(m0: tirx.PrimExpr, tokens: int) -> None:
+    def copy(m0: tirx.PrimExpr, count: int) -> None:
         def columns(k0: tirx.PrimExpr, width: int) -> None:
-            with T.unroll(0, tokens) as t, T.vectorized(0, width) as k:
+            with T.unroll(0, count) as t, T.vectorized(0, width) as k:
                 T.buffer_store(xt, x[m0 + t, k0 + k], [m0 // size, k0 + k, m0 % size + t])
 
-        _chunks(plan.k, plan.lanes, columns, T.serial)
+        tiles(plan.k, plan.lanes, columns)
 
-    _chunks(plan.m, plan.lanes, copy)
+    tiles(tokens, plan.lanes, copy, T.parallel)
     if plan.padded_k > plan.k:
-        with T.serial(0, tiles) as tile, T.serial(plan.k, plan.padded_k) as k, \
+        with T.serial(0, panels) as tile, T.serial(plan.k, plan.padded_k) as k, \
                 T.vectorized(0, size) as t:
             T.buffer_store(xt, tirx.const(0.0, "float32"), [tile, k, t])
     return xt
-
-
-def _chunks(extent: int, width: int, body: Callable[[tirx.PrimExpr, int], None],
-            loop: Callable[[int, int], ForFrame] = T.parallel) -> None:
-    """``body(start, width)`` over ``range(extent)`` in chunks (parallel by default), then the
-    partial chunk with its static width."""
-    full, rest = divmod(extent, width)
-    if full:
-        with loop(0, full) as chunk:
-            body(chunk * width, width)
-    if rest:
-        body(tirx.const(full * width, "int32"), rest)
 
 
 def _loop(extent: int, unrolled_work: int) -> ForFrame:
@@ -324,13 +334,9 @@ def _loop(extent: int, unrolled_work: int) -> ForFrame:
 
 def _balanced(total: int, tile: int) -> int:
     """The smallest tile that covers ``total`` in as few tiles as ``tile`` does."""
-    return _ceil_div(total, _ceil_div(total, tile))
+    return ceil_div(total, ceil_div(total, tile))
 
 
 def _least_padding(vectors: int, limit: int) -> int:
     """Vectors per tile (≤ limit) that cover ``vectors`` with the least padding, largest first."""
-    return min(range(1, limit + 1), key=lambda v: (_ceil_div(vectors, v) * v, -v))
-
-
-def _ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
+    return min(range(1, limit + 1), key=lambda v: (ceil_div(vectors, v) * v, -v))

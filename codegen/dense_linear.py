@@ -6,12 +6,12 @@ inner loop loads whole vectors. The register tile is (tokens × P): every step o
 two weight vectors, broadcasts one ``X[m, k]`` per token and issues one multiply-add per
 (token, vector). Panels run in parallel; a panel (K × P floats, 96 KiB at K = 768) stays in L2
 while every token tile reuses it, which measured as fast as K blocking for K up to 3072 here.
-The epilogue is applied on the store.
+The epilogue is applied on the store. With a dynamic token count the kernel takes M at run time
+and keeps the same register tile (``loops.tiles`` emits the partial tiles).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +21,7 @@ from tvm.script.ir_builder import tirx as T
 
 from sparsec.codegen.epilogue import Epilogue
 from sparsec.codegen.kernel import CompiledKernel
+from sparsec.codegen.loops import symbolic_tokens, tiles
 from sparsec.codegen.target import CpuTarget
 
 
@@ -28,13 +29,14 @@ from sparsec.codegen.target import CpuTarget
 class DensePlan:
     """Shapes and tiling of one dense linear kernel."""
 
-    m: int
+    m: int  # tokens; with ``dynamic``, the most tokens a call may pass
     n: int
     k: int
     lanes: int
     panel: int  # output columns per packed panel (a multiple of lanes)
     token_tile: int  # tokens per register tile
     epilogue: Epilogue = field(default_factory=Epilogue)
+    dynamic: bool = False  # M is a run-time size (≤ m)
 
     @property
     def panels(self) -> int:
@@ -53,22 +55,24 @@ class DensePlan:
 
 
 def plan_dense_linear(m: int, n: int, k: int, target: CpuTarget,
-                      epilogue: Epilogue | None = None) -> DensePlan:
-    """Pick the panel width and register tile for ``target``."""
+                      epilogue: Epilogue | None = None, dynamic: bool = False) -> DensePlan:
+    """Pick the panel width and register tile for ``target`` (``dynamic``: M is known only at
+    run time, at most ``m``)."""
     lanes = target.vector_lanes
     registers = 32 if lanes >= 16 else 16
     vectors = 2  # weight vectors per K step: two loads feed up to 2 × 12 multiply-adds
     panel = vectors * lanes
     budget = registers - vectors - 2  # accumulators; the rest hold weights and a broadcast
     tile = max(1, min(m, budget // vectors, 12))
-    tile = -(-m // -(-m // tile))  # as few tiles as before, but balanced
-    return DensePlan(m, n, k, lanes, panel, tile, epilogue or Epilogue())
+    if not dynamic:
+        tile = -(-m // -(-m // tile))  # as few tiles as before, but balanced
+    return DensePlan(m, n, k, lanes, panel, tile, epilogue or Epilogue(), dynamic)
 
 
 def build_dense_linear(m: int, n: int, k: int, target: CpuTarget,
-                       epilogue: Epilogue | None = None) -> DenseLinear:
+                       epilogue: Epilogue | None = None, dynamic: bool = False) -> DenseLinear:
     """Generate, schedule and compile the dense linear kernel for these shapes on ``target``."""
-    plan = plan_dense_linear(m, n, k, target, epilogue)
+    plan = plan_dense_linear(m, n, k, target, epilogue, dynamic)
     return DenseLinear(plan, CompiledKernel(dense_linear_func(plan), "dense_linear", target))
 
 
@@ -88,7 +92,7 @@ class DenseLinear:
             args.append(np.ascontiguousarray(bias, np.float32))
         if plan.epilogue.residual:
             args.append(np.ascontiguousarray(residual, np.float32))
-        return [*args, np.zeros((plan.m, plan.n), np.float32)]
+        return [*args, np.zeros((len(args[0]), plan.n), np.float32)]
 
     def __call__(self, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None,
                  residual: np.ndarray | None = None) -> np.ndarray:
@@ -104,15 +108,16 @@ def dense_linear_func(plan: DensePlan) -> tirx.PrimFunc:
     with IRBuilder() as builder, T.prim_func():
         T.func_name("dense_linear")
         T.func_attr({"tirx.noalias": True})
-        x = T.arg("x", T.Buffer((plan.m, plan.k), "float32"))
+        m = symbolic_tokens() if plan.dynamic else plan.m
+        x = T.arg("x", T.Buffer((m, plan.k), "float32"))
         weight = T.arg("weight", T.Buffer((plan.panels, plan.k, plan.panel), "float32"))
-        extra = plan.epilogue.declare_args(plan.m, plan.n)
-        y = T.arg("y", T.Buffer((plan.m, plan.n), "float32"))
-        _emit(plan, x, weight, extra, y)
+        extra = plan.epilogue.declare_args(m, plan.n)
+        y = T.arg("y", T.Buffer((m, plan.n), "float32"))
+        _emit(plan, m, x, weight, extra, y)
     return builder.get()
 
 
-def _emit(plan: DensePlan, x: tirx.Buffer, weight: tirx.Buffer,
+def _emit(plan: DensePlan, tokens: int | tirx.PrimExpr, x: tirx.Buffer, weight: tirx.Buffer,
           extra: dict[str, tirx.Buffer], y: tirx.Buffer) -> None:
     """Panels in parallel, token tiles inside, the whole K loop innermost; the partial panel and
     the partial token tile get their own copy of the nest with static extents."""
@@ -130,20 +135,10 @@ def _emit(plan: DensePlan, x: tirx.Buffer, weight: tirx.Buffer,
                 m, n = m0 + t, index * p + c
                 T.buffer_store(y, plan.epilogue.apply(acc[t, c], extra, m, n), [m, n])
 
-        _tiles(plan.m, plan.token_tile, tile)
+        tiles(tokens, plan.token_tile, tile)
 
     if full_panels:
         with T.parallel(0, full_panels) as index:
             panel(index, p)
     if rest_columns:
         panel(tirx.const(full_panels, "int32"), rest_columns)
-
-
-def _tiles(total: int, size: int, body: Callable[[tirx.PrimExpr, int], None]) -> None:
-    """``body(start, size)`` over whole tiles in a loop, then the partial tile."""
-    full, rest = divmod(total, size)
-    if full:
-        with T.serial(0, full) as index:
-            body(index * size, size)
-    if rest:
-        body(tirx.const(full * size, "int32"), rest)

@@ -47,8 +47,8 @@ def block_sparse(n, k, block, density, seed):
     return (rng.standard_normal((n, k)) * np.kron(mask, np.ones(block))[:n, :k]).astype(np.float32)
 
 
-def check(kern, weight, seed=0, bias=True):
-    m, n = kern.plan.m, kern.plan.n
+def check(kern, weight, seed=0, bias=True, m=None):
+    m, n = m or kern.plan.m, kern.plan.n
     rng = np.random.default_rng(seed + 1)
     x = rng.standard_normal((m, weight.shape[1])).astype(np.float32)
     b = rng.standard_normal(n).astype(np.float32) if bias else None
@@ -62,6 +62,48 @@ def check(kern, weight, seed=0, bias=True):
 def test_every_block_shape_density_and_token_count(block, m):
     for density in DENSITIES:
         check(kernel(block, m), block_sparse(N, K, block, density, seed=m), seed=m)
+
+
+# Token counts around every tile size a dynamic plan can pick (1..12 rows-family tokens, 8-32
+# tokens-family panels): every partial tile and panel width, and whole ones.
+DYNAMIC_TOKENS = (1, 2, 5, 8, 11, 12, 13, 24, 31, 33, 64, 100)
+
+
+@pytest.mark.parametrize("target", ["host", "znver3", "avx512"])
+@pytest.mark.parametrize("block", [(32, 1), (16, 1), (8, 8), (4, 4), (1, 1), (1, 32), (2, 1)],
+                         ids=str)
+def test_one_dynamic_kernel_serves_every_token_count(block, target):
+    dynamic = build_bsr_linear(128, N, K, block, parse_target(TARGETS[runnable(target)],
+                                                               num_threads=2), BIAS, dynamic=True)
+    weight = block_sparse(N, K, block, 0.3, seed=5)
+    for m in DYNAMIC_TOKENS:
+        check(dynamic, weight, seed=m, m=m)
+
+
+@pytest.mark.parametrize("target", ["avx512", "znver3"])
+@pytest.mark.parametrize("block", [(32, 1), (1, 1), (4, 4)], ids=str)
+def test_dynamic_plan_takes_the_largest_register_tile(block, target):
+    spec = parse_target(TARGETS[target])
+    dynamic = plan_bsr_linear(128, N, K, block, spec, dynamic=True)
+    static = plan_bsr_linear(120, N, K, block, spec)  # balanced down for 120 tokens
+    assert dynamic.dynamic and dynamic.family == static.family
+    assert dynamic.token_tile >= static.token_tile
+    larger = plan_bsr_linear(4096, N, K, block, spec, dynamic=True)
+    assert dynamic.token_tile == larger.token_tile  # the tile does not depend on the maximum
+
+
+def test_dynamic_epilogue_takes_a_residual_of_the_run_time_size():
+    epilogue = Epilogue(gelu=True, residual=True)
+    dynamic = build_bsr_linear(64, N, K, (16, 1), parse_target("llvm", num_threads=2), epilogue,
+                               dynamic=True)
+    weight = block_sparse(N, K, (16, 1), 0.4, seed=9)
+    rng = np.random.default_rng(2)
+    for m in (3, 17):
+        x, b = rng.standard_normal((m, K), np.float32), rng.standard_normal(N, np.float32)
+        residual = rng.standard_normal((m, N), np.float32)
+        expected = epilogue.reference(x @ weight.T, b, residual)
+        got = dynamic(x, dense_to_bsr(weight, (16, 1)), b, residual)
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("block", BLOCK_SHAPES, ids=lambda b: f"{b[0]}x{b[1]}")

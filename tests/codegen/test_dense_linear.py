@@ -37,6 +37,22 @@ def test_shapes_with_partial_panels_and_tiles(m, n, k):
     run(m, n, k)
 
 
+@pytest.mark.parametrize("spec", ["llvm", "llvm -mcpu=znver3"])
+def test_one_dynamic_kernel_serves_every_token_count(spec):
+    target = parse_target(spec, num_threads=2)
+    if not target.runs_on_host():
+        pytest.skip(f"this host cannot run {spec!r} code")
+    epilogue = EPILOGUES["gelu+residual"]
+    kern = build_dense_linear(128, 100, 70, target, epilogue, dynamic=True)
+    rng = np.random.default_rng(4)
+    w, bias = rng.standard_normal((100, 70), np.float32), rng.standard_normal(100, np.float32)
+    for m in (1, 2, 5, 11, 12, 13, 25, 100):
+        x, residual = rng.standard_normal((m, 70), np.float32), rng.standard_normal((m, 100),
+                                                                                     np.float32)
+        expected = epilogue.reference(x.astype(np.float64) @ w.T, bias, residual)
+        np.testing.assert_allclose(kern(x, w, bias, residual), expected, rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("name", EPILOGUES)
 def test_epilogues(name):
     run(7, 100, 70, EPILOGUES[name])
