@@ -7,6 +7,10 @@ a value defined by ``definer``" and carries that value. Use lists, users and
 the topological order all come from the graph, so they can never go stale.
 Passes use the methods here, never the graph itself.
 
+The core knows no op by name: an operation carries the traits of its definition
+(``OpDef.build``, the parser and ``clone`` pass them), and a block keeps the op
+with the ``terminator`` trait last.
+
 Each operation also keeps its operand list (the edge keys say the same);
 only the methods below change either, and they change both together.
 """
@@ -21,6 +25,8 @@ import networkx as nx
 
 from .attributes import Attribute
 from .types import Type
+
+TERMINATOR = "terminator"  # trait: the op ends its block
 
 
 @dataclass(frozen=True)
@@ -125,7 +131,8 @@ class Operation:
 
     ``properties`` are the op's own attributes (printed ``<{...}>``, checked by
     its definition); ``attributes`` are discardable annotations such as
-    analysis results (printed ``{...}``).
+    analysis results (printed ``{...}``). ``traits`` are those of the op's
+    definition (see ``ir/opdef.py``).
     """
 
     def __init__(
@@ -137,8 +144,10 @@ class Operation:
         attributes: Mapping[str, Attribute] | None = None,
         regions: Sequence[Region] = (),
         location: Location | None = None,
+        traits: frozenset[str] = frozenset(),
     ):
         self.name = name
+        self.traits = frozenset(traits)
         self._operands: list[Value] = list(operands)
         self.results = [OpResult(self, i, t) for i, t in enumerate(result_types)]
         self.properties: dict[str, Attribute] = dict(properties or {})
@@ -149,6 +158,10 @@ class Operation:
         self.location = location
         self.parent: Block | None = None
         self._order: tuple[float, int] = (0.0, next(_creation_order))
+
+    @property
+    def is_terminator(self) -> bool:
+        return TERMINATOR in self.traits
 
     # -- operands and results ------------------------------------------------
     @property
@@ -228,6 +241,7 @@ class Operation:
             self.attributes,
             [region.clone(mapping) for region in self.regions],
             self.location,
+            self.traits,
         )
         mapping.update(zip(self.results, op.results, strict=True))
         return op
@@ -275,12 +289,10 @@ class Block:
         return list(self._ops_cache)
 
     def _topological_order(self) -> list[Operation]:
-        from .opdef import has_trait
-
         def key(node: Operation | BlockArgument) -> tuple:
             if isinstance(node, BlockArgument):
                 return (0, node.index, 0)
-            return (2 if has_trait(node.name, "terminator") else 1, *node._order)
+            return (2 if node.is_terminator else 1, *node._order)
 
         try:
             order = nx.lexicographical_topological_sort(self.graph, key=key)
@@ -310,10 +322,8 @@ class Block:
 
     @property
     def terminator(self) -> Operation | None:
-        from .opdef import has_trait
-
         ops = self.ops
-        return ops[-1] if ops and has_trait(ops[-1].name, "terminator") else None
+        return ops[-1] if ops and ops[-1].is_terminator else None
 
     def append(self, op: Operation) -> Operation:
         """Add ``op`` to this block (after everything it depends on)."""
@@ -321,8 +331,6 @@ class Block:
 
     def insert(self, op: Operation, before: Operation | None = None) -> Operation:
         """Add ``op``; with ``before``, right ahead of that op (or after its operands if later)."""
-        from .opdef import has_trait
-
         if op.parent is not None:
             raise IRError(f"'{op.name}' is already in a block")
         if before is not None and before.parent is not self:
@@ -341,7 +349,7 @@ class Block:
             self.graph.add_edge(value.definer, op, key=i, value=value)
         # Inserted where its operands are already defined, the op leaves the others' order as
         # it was: keep the cache instead of sorting again.
-        keeps_order = (before is not None and not has_trait(op.name, "terminator")
+        keeps_order = (before is not None and not op.is_terminator
                        and all(self._ordered_before(v.definer, op) for v in op._operands))
         self._ops_cache = [*ops[:index], op, *ops[index:]] if keeps_order else None
         return op

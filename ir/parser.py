@@ -239,6 +239,7 @@ class _IRBuilder:
             attributes,
             regions or (),
             Location(self.filename, first.line, first.column),
+            opdef.traits,
         )
         self.append(op, first, TERMINATOR in opdef.traits)
         self.bind_results(op, results or [])
