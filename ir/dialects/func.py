@@ -17,26 +17,26 @@ from ..types import FunctionType, Type
 
 
 def _verify_func(op: Operation) -> None:
-    ftype = op.properties["function_type"]
-    if not isinstance(ftype.value, FunctionType):
-        raise VerifyError(f"function_type must be a function type, got {ftype.value}")
+    ftype = Func(op).function_type
+    if not isinstance(ftype, FunctionType):
+        raise VerifyError(f"function_type must be a function type, got {ftype}")
     body = op.regions[0].block
     arg_types = tuple(a.type for a in body.args)
-    if arg_types != ftype.value.inputs:
+    if arg_types != ftype.inputs:
         raise VerifyError(
             f"entry block arguments ({', '.join(map(str, arg_types))}) do not match "
-            f"the function inputs ({', '.join(map(str, ftype.value.inputs))})"
+            f"the function inputs ({', '.join(map(str, ftype.inputs))})"
         )
-    _verify_per_value_attrs(op, "arg_attrs", len(ftype.value.inputs), "input")
-    _verify_per_value_attrs(op, "res_attrs", len(ftype.value.results), "result")
+    _verify_per_value_attrs(op, "arg_attrs", len(ftype.inputs), "input")
+    _verify_per_value_attrs(op, "res_attrs", len(ftype.results), "result")
     ret = body.terminator
     if ret is None or ret.name != "func.return":
         raise VerifyError("function body must end with 'func.return'")
     returned = tuple(v.type for v in ret.operands)
-    if returned != ftype.value.results:
+    if returned != ftype.results:
         raise VerifyError(
             f"'func.return' returns ({', '.join(map(str, returned))}) but the function "
-            f"type promises ({', '.join(map(str, ftype.value.results))})"
+            f"type promises ({', '.join(map(str, ftype.results))})"
         )
 
 
@@ -85,7 +85,7 @@ def func_body(op: Operation) -> Block:
 
 
 def func_name(op: Operation) -> str:
-    return op.properties["sym_name"].value
+    return Func(op).sym_name
 
 
 NAME_ATTR = "sparsec.name"
@@ -102,12 +102,12 @@ def _names(op: Operation, key: str, count: int, prefix: str) -> list[str]:
 
 def arg_names(op: Operation) -> list[str]:
     """The function's input names (``arg_attrs`` ``sparsec.name``), else input0, input1, ..."""
-    return _names(op, "arg_attrs", len(op.properties["function_type"].value.inputs), "input")
+    return _names(op, "arg_attrs", len(Func(op).function_type.inputs), "input")
 
 
 def result_names(op: Operation) -> list[str]:
     """The function's output names (``res_attrs`` ``sparsec.name``), else output0, ..."""
-    return _names(op, "res_attrs", len(op.properties["function_type"].value.results), "output")
+    return _names(op, "res_attrs", len(Func(op).function_type.results), "output")
 
 
 def set_names(op: Operation, inputs: Sequence[str], outputs: Sequence[str]) -> None:
