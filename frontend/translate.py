@@ -34,7 +34,7 @@ from sparsec.ir.attributes import (
     to_attr,
 )
 from sparsec.ir.dialects import builtin, func, sparsec
-from sparsec.ir.opdef import PURE, OpDef
+from sparsec.ir.opdef import PURE, OpDef, has_trait
 from sparsec.ir.types import FunctionType, TensorType, from_numpy_dtype
 
 from .errors import FrontendError, UnsupportedOpsError
@@ -383,7 +383,7 @@ def _is_splat(array: np.ndarray) -> bool:
 def _erase_dead_ops(block) -> None:
     """Drop pure ops whose results nobody uses (e.g. a weight transpose folded into linear)."""
     for op in reversed(block.ops):
-        if PURE in op.traits and not op.has_uses:
+        if has_trait(op.name, PURE) and not op.has_uses:
             op.erase()
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from .attributes import (
+    ArrayAttr,
     Attribute,
     BoolAttr,
     DenseArrayAttr,
@@ -163,9 +164,8 @@ class OpView:
 
     Every ``OpDef`` has its own subclass (``OpDef.view``) with one read-only
     attribute per operand and property. A variadic operand reads as a tuple; a
-    property as its plain value (``IntegerAttr`` -> int, ``array<i64: ...>`` ->
-    tuple of ints), or the attribute itself when it has none (dense constants),
-    or None when an optional one is absent.
+    property as its ``plain_value`` (``IntegerAttr`` -> int, ``array<i64: ...>`` ->
+    tuple of ints, ``["gelu"]`` -> ("gelu",)), or None when an optional one is absent.
     """
 
     __slots__ = ("op",)
@@ -182,11 +182,14 @@ class OpView:
 
 def plain_value(attr: Attribute) -> Any:
     """An attribute as a Python value: ints, floats, bools, strings, types, tuples of
-    numbers (``array<...>``); any other attribute is returned as it is."""
+    numbers (``array<...>``) or of plain values (``[...]``); any other attribute (dense
+    constants, dictionaries) is returned as it is."""
     if isinstance(attr, IntegerAttr | FloatAttr | BoolAttr | StringAttr | TypeAttr):
         return attr.value
     if isinstance(attr, DenseArrayAttr):
         return attr.values
+    if isinstance(attr, ArrayAttr):
+        return tuple(plain_value(a) for a in attr)
     return attr
 
 

@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 
 from sparsec.ir import IRError
-from sparsec.ir.attributes import DenseElementsAttr, FloatAttr, IntegerAttr, i64_array
+from sparsec.ir.attributes import (
+    DenseElementsAttr,
+    DictAttr,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
+    i64_array,
+)
 from sparsec.ir.core import Block, Operation
-from sparsec.ir.dialects.func import Func, func
+from sparsec.ir.dialects.func import Func, func, set_names
 from sparsec.ir.dialects.sparsec import (
     Attention,
     BsrLinear,
@@ -68,13 +75,19 @@ def test_properties_read_as_python_values():
     props = {name: IntegerAttr(n) for name, n in
              (("axis", 1), ("start", 0), ("end", 4), ("step", 2))}
     assert Slice(Slice.build([x], props)).step == 2
-    f = Func(func("forward", [], []))
-    assert f.sym_name == "forward" and f.sym_visibility is None
+    f = func("forward", [], [])
+    assert Func(f).sym_name == "forward" and Func(f).sym_visibility is None
+    set_names(f, [], [])
+    assert Func(f).arg_attrs == ()  # an ArrayAttr reads as a tuple of plain values
 
 
 def test_attributes_without_a_plain_value_are_returned_as_they_are():
     attr = DenseElementsAttr(tensor((2,), f32), [1.0, 2.0])
     assert Constant(Constant.build(properties={"value": attr})).value is attr
+    f = func("forward", [tensor((2,), f32)], [])
+    set_names(f, ["x"], [])
+    (entry,) = Func(f).arg_attrs
+    assert isinstance(entry, DictAttr) and entry["sparsec.name"] == StringAttr("x")
 
 
 def test_a_view_refuses_an_op_of_another_name():
