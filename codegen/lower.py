@@ -4,9 +4,12 @@ Weights become parameters of ``main`` (after the inputs), never baked-in constan
 library stays small and its build time does not grow with the weights. Each op maps to:
 
 - ``linear`` / ``bsr_linear``: the hand-scheduled dense or BSR kernel (``dense_linear.py``,
-  ``bsr_linear.py``) on a ``[M, K]`` view, with a following exact ``gelu`` and/or residual ``add``
-  fused into its epilogue; weights are packed into the kernel's layout here, at build time.
-- ``attention`` / ``matmul``: the kernels of ``attention.py`` / ``matmul.py``.
+  ``bsr_linear.py``) on a ``[M, K]`` view, with the op's ``epilogue`` (exact gelu, residual add:
+  see the ``fusion`` pass) in the kernel's store; weights are packed into the kernel's layout
+  here, at build time. Other linears (weights computed at run time) become a batched matmul.
+- ``attention``: the kernel of ``attention.py``, reading and writing each operand in the layout
+  the op's ``layout`` property gives.
+- ``matmul``: the kernel of ``matmul.py``.
 - everything else: the Relax op of the same meaning, legalized to TE later and scheduled by
   ``schedule.py`` (elementwise, casts, shapes, layer_norm, softmax, reductions, gathers).
 
@@ -39,6 +42,7 @@ from sparsec.ir.attributes import DenseElementsAttr, DenseResourceAttr
 from sparsec.ir.bsr import BSR
 from sparsec.ir.core import BlockArgument, Operation, Value
 from sparsec.ir.dialects import func as func_dialect
+from sparsec.ir.dialects.sparsec import attention_layouts, linear_epilogue, swap_seq_heads
 from sparsec.ir.interpreter import find_function, function_type
 from sparsec.ir.types import TensorType
 
@@ -122,16 +126,6 @@ def index_bounds(func: Operation) -> dict[int, int]:
 
 
 @dataclass
-class _Chain:
-    """A linear op and the elementwise ops fused into its epilogue (the last one is emitted)."""
-
-    linear: Operation
-    epilogue: Epilogue
-    tail: Operation
-    residual: Value | None = None
-
-
-@dataclass
 class _Lowerer:
     func: Operation
     target: CpuTarget
@@ -139,7 +133,6 @@ class _Lowerer:
     values: dict[Value, relax.Expr] = field(default_factory=dict)
     param_vars: dict[str, relax.Var] = field(default_factory=dict)
     param_arrays: dict[str, np.ndarray] = field(default_factory=dict)
-    fused: dict[Operation, _Chain] = field(default_factory=dict)  # every op of a chain -> chain
     inline_names: dict[Value, str] = field(default_factory=dict)
 
     def _resource_key(self, value: Value) -> str | None:
@@ -162,7 +155,6 @@ class _Lowerer:
             inputs.append(TensorSpec(in_names[i], shape, _dtype(arg.type), bounds.get(i)))
             input_vars.append(relax.Var(in_names[i], relax.TensorType(shape, _dtype(arg.type))))
             self.values[arg] = input_vars[-1]
-        self._plan_fusion(block.ops)
         with self.bb.function("main"):
             with self.bb.dataflow():
                 for op in block.ops:
@@ -219,12 +211,8 @@ class _Lowerer:
     def _lower_op(self, op: Operation) -> None:
         if op.name == "sparsec.constant":
             return  # lowered where it is used (as a parameter, a packed weight, or inline)
-        if len(op.results) == 1 and op.result in self.values:
-            return  # already computed by a kernel that folded this op in (attention's permute)
-        chain = self.fused.get(op)
-        if chain is not None:
-            if op is chain.tail:
-                self.values[op.result] = self._linear(chain)
+        if op.name in _BIAS_INDEX and _packable(op):
+            self.values[op.result] = self._packed_linear(op)
             return
         lowering = _LOWERINGS.get(op.name)
         if lowering is None:
@@ -238,30 +226,23 @@ class _Lowerer:
 
     # -- linear ---------------------------------------------------------------------------------
 
-    def _plan_fusion(self, ops: list[Operation]) -> None:
-        for op in ops:
-            if op.name in ("sparsec.linear", "sparsec.bsr_linear") and _packable(op):
-                chain = _fusion_chain(op)
-                for member in _chain_ops(chain):
-                    self.fused[member] = chain
-
-    def _linear(self, chain: _Chain) -> relax.Expr:
-        op = chain.linear
-        x_type, out_type = op.operands[0].type, chain.tail.result.type
+    def _packed_linear(self, op: Operation) -> relax.Expr:
+        """A linear with constant weights: its kernel, the epilogue in its store."""
+        x_type, out_type = op.operands[0].type, op.result.type
         k, n = x_type.shape[-1], out_type.shape[-1]
         m = math.prod(x_type.shape[:-1])
+        epilogue = _epilogue(op)
         args: list[relax.Expr] = [self._reshape(self._get(op.operands[0]), (m, k))]
         if op.name == "sparsec.linear":
-            func = self._dense_args(op, m, n, k, chain.epilogue, args)
+            func = self._dense_args(op, m, n, k, epilogue, args)
             family = "dense_linear"
         else:
-            func = self._bsr_args(op, m, chain.epilogue, args)
+            func = self._bsr_args(op, m, epilogue, args)
             family = "bsr_linear"
-        bias_index = 2 if op.name == "sparsec.linear" else 4
-        if chain.epilogue.bias:
-            args.append(self._get(op.operands[bias_index]))
-        if chain.epilogue.residual:
-            args.append(self._reshape(self._get(chain.residual), (m, n)))
+        if epilogue.bias:
+            args.append(self._get(op.operands[_BIAS_INDEX[op.name]]))
+        if epilogue.residual:
+            args.append(self._reshape(self._get(op.operands[-1]), (m, n)))
         y = self._call(func, family, args, (m, n))
         return self._reshape(y, out_type.shape)
 
@@ -296,13 +277,19 @@ class _Lowerer:
                                     lambda v=value: _constant_array(v).astype(np.int32)))
         return bsr_linear_func(plan)
 
-    def linear_fallback(self, op: Operation, x, weight, bias=None) -> relax.Expr:
-        """A linear whose weight is not a constant: batched matmul with the transposed weight."""
+    def linear_fallback(self, op: Operation, x, weight, *rest) -> relax.Expr:
+        """A linear whose weight is not a constant: batched matmul with the transposed weight,
+        then the epilogue as separate ops."""
+        epilogue = _epilogue(op)
         w_type = op.operands[1].type
         wt = self._emit(relax.op.permute_dims(weight, [1, 0]))
         wt_type = TensorType(tuple(reversed(w_type.shape)), w_type.element_type)
         y = self.matmul_of(op.operands[0].type, wt_type, op.result.type, x, wt)
-        return relax.op.add(y, bias) if bias is not None else y
+        if epilogue.bias:
+            y = self._emit(relax.op.add(y, rest[0]))
+        if epilogue.gelu:
+            y = self._emit(relax.op.nn.gelu(y))
+        return relax.op.add(y, rest[-1]) if epilogue.residual else y
 
     def matmul_of(self, lt: TensorType, rt: TensorType, out: TensorType, lhs, rhs) -> relax.Expr:
         """``lhs @ rhs`` with numpy broadcasting, through the batched matmul kernel."""
@@ -329,6 +316,17 @@ def _where(op: Operation) -> str:
     return str(op.location) if op.location else f"op '{op.name}'"
 
 
+_BIAS_INDEX = {"sparsec.linear": 2, "sparsec.bsr_linear": 4}
+
+
+def _epilogue(op: Operation) -> Epilogue:
+    """The epilogue of linear ``op``: its bias operand, then its ``epilogue`` stages."""
+    stages = linear_epilogue(op)
+    residual = "residual" in stages
+    bias = len(op.operands) - residual > _BIAS_INDEX[op.name]
+    return Epilogue(bias=bias, gelu="gelu" in stages, residual=residual)
+
+
 def _packable(op: Operation) -> bool:
     """A float32 linear whose weight (BSR arrays) are constants, packed at build time."""
     weights = op.operands[1:2] if op.name == "sparsec.linear" else op.operands[1:4]
@@ -344,36 +342,6 @@ def _constant_array(value: Value) -> np.ndarray | None:
         else None
 
 
-
-
-def _sole_user(value: Value) -> Operation | None:
-    uses = value.uses
-    return uses[0].user if len(uses) == 1 and uses[0].user.name != "func.return" else None
-
-
-def _fusion_chain(op: Operation) -> _Chain:
-    """The linear op plus a following exact gelu and/or residual add that its epilogue can do."""
-    has_bias = len(op.operands) == (3 if op.name == "sparsec.linear" else 5)
-    tail, gelu, residual = op, False, None
-    user = _sole_user(op.result)
-    if user is not None and user.name == "sparsec.gelu" and \
-            user.properties["approximate"].value == "none":
-        tail, gelu = user, True
-        user = _sole_user(user.result)
-    if user is not None and user.name == "sparsec.add":
-        other = [v for v in user.operands if v is not tail.result]
-        if len(other) == 1 and other[0].type == tail.result.type:
-            tail, residual = user, other[0]
-    return _Chain(op, Epilogue(bias=has_bias, gelu=gelu, residual=residual is not None), tail,
-                  residual)
-
-
-def _chain_ops(chain: _Chain) -> list[Operation]:
-    ops, op = [chain.linear], chain.linear
-    while op is not chain.tail:
-        op = op.result.uses[0].user
-        ops.append(op)
-    return ops
 
 
 # -- the table of simple lowerings ------------------------------------------------------------
@@ -462,8 +430,8 @@ def _cast(low: _Lowerer, op: Operation, x) -> relax.Expr:
 
 
 @_lowers("sparsec.linear")
-def _linear_unfused(low: _Lowerer, op: Operation, x, weight, bias=None) -> relax.Expr:
-    return low.linear_fallback(op, x, weight, bias)
+def _linear_unpacked(low: _Lowerer, op: Operation, x, weight, *rest) -> relax.Expr:
+    return low.linear_fallback(op, x, weight, *rest)
 
 
 @_lowers("sparsec.matmul")
@@ -474,21 +442,23 @@ def _matmul(low: _Lowerer, op: Operation, lhs, rhs) -> relax.Expr:
 
 @_lowers("sparsec.attention")
 def _attention(low: _Lowerer, op: Operation, q, k, v, mask=None) -> relax.Expr:
-    qt, kt, vt = (o.type for o in op.operands[:3])
+    layouts = attention_layouts(op)
+    names = ("query", "key", "value")
+    qt, kt, vt = (swap_seq_heads(o.type, layout, name)
+                  for o, layout, name in zip(op.operands[:3], layouts[:3], names, strict=True))
     if any(_dtype(t) != "float32" for t in (qt, kt, vt)):
         raise LoweringError(f"{_where(op)}: attention is compiled for float32 only")
-    out_shape = _static_shape(op.result.type, "attention result")
+    _static_shape(op.result.type, "attention result")
+    out_shape = tuple(int(d) for d in swap_seq_heads(op.result.type, layouts[3], "result").shape)
     batch_shape, (sq, dv) = out_shape[:-2], out_shape[-2:]
     sk, d = int(kt.shape[-2]), int(qt.shape[-1])
     heads_first = len(batch_shape) == 2
     bh = tuple(batch_shape) if heads_first else (1, math.prod(batch_shape))
-    args, seq_major = [], []
-    for value, t, tail in zip(op.operands[:3], (qt, kt, vt), ((sq, d), (sk, d), (sk, dv)),
-                              strict=True):
-        folded = _unpermuted(value) if heads_first and tuple(t.shape) == (*bh, *tail) else None
-        seq_major.append(folded is not None)
-        args.append(low._get(folded) if folded is not None else low._reshape(
-            low._batched(low._get(value), t, batch_shape, tail, bh[1] * bh[0]), (*bh, *tail)))
+    args = []
+    for x, t, tail, layout in zip((q, k, v), (qt, kt, vt), ((sq, d), (sk, d), (sk, dv)),
+                                  layouts[:3], strict=True):
+        args.append(x if layout == "bshd" else low._reshape(
+            low._batched(x, t, batch_shape, tail, bh[1] * bh[0]), (*bh, *tail)))
     kind, mask_shape = "none", None
     if mask is not None:
         mt = op.operands[3].type
@@ -499,26 +469,13 @@ def _attention(low: _Lowerer, op: Operation, q, k, v, mask=None) -> relax.Expr:
             mask = low._reshape(low._batched(mask, mt, batch_shape, (sq, sk), math.prod(bh)),
                                 mask_shape)
         args.append(mask)
-    user = _sole_user(op.result)
-    fold_out = heads_first and user is not None and user.name == "sparsec.permute" and \
-        _ints(user, "perm") == [0, 2, 1, 3]
-    seq_major.append(fold_out)
+    seq_major = tuple(layout == "bshd" for layout in layouts)
     plan = AttentionPlan(bh[0], bh[1], sq, sk, d, dv, float(_prop(op, "scale")), kind,
-                         low.target.vector_lanes, tuple(seq_major), mask_shape,
-                         low.target.num_threads)
-    y_shape = (bh[0], sq, bh[1], dv) if fold_out else (*bh, sq, dv)
-    y = low._call(attention_func(plan), "attention", args, y_shape)
-    if fold_out:  # the permute is done: its value is the kernel's output as it is
-        low.values[user.result] = y
-        return relax.op.permute_dims(y, [0, 2, 1, 3])  # unused unless something else reads it
+                         low.target.vector_lanes, seq_major, mask_shape, low.target.num_threads)
+    if seq_major[3]:
+        return low._call(attention_func(plan), "attention", args, (bh[0], sq, bh[1], dv))
+    y = low._call(attention_func(plan), "attention", args, (*bh, sq, dv))
     return low._reshape(y, out_shape)
-
-
-def _unpermuted(value: Value) -> Value | None:
-    """``x`` when ``value`` is ``permute(x, [0, 2, 1, 3])`` (heads moved before the sequence)."""
-    if isinstance(value, BlockArgument) or value.definer.name != "sparsec.permute":
-        return None
-    return value.definer.operands[0] if _ints(value.definer, "perm") == [0, 2, 1, 3] else None
 
 
 @_lowers("sparsec.softmax")

@@ -69,7 +69,7 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 
 PASSES_BEFORE = "canonicalize,cse"  # then the sparsity passes, unless disabled
-PASSES_AFTER = "canonicalize,dce"
+PASSES_AFTER = "fusion,canonicalize,dce"  # fusion: what becomes one kernel, shown in the IR
 PIPELINE_ATTR = "sparsec.pipeline"  # on a module: the passes run on it so far, as a pipeline
 # Options of the passes that decide sparsity, with their CLI spelling (no effect once they ran).
 SELECTION_OPTIONS = (("--block-shape", "block_shape"), ("--layer", "layers"),

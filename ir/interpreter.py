@@ -25,6 +25,7 @@ import scipy.special
 
 from .attributes import DenseElementsAttr, DenseResourceAttr
 from .core import Operation, Value
+from .dialects.sparsec import attention_layouts, linear_epilogue
 from .types import FunctionType, TensorType, is_float, to_numpy_dtype
 
 
@@ -331,9 +332,10 @@ def _cast(op: Operation, x: np.ndarray) -> np.ndarray:
 
 
 @implements("sparsec.linear")
-def _linear(op: Operation, x: np.ndarray, weight: np.ndarray, bias=None) -> np.ndarray:
+def _linear(op: Operation, x: np.ndarray, weight: np.ndarray, *rest: np.ndarray) -> np.ndarray:
+    bias, residual = _bias_and_residual(op, rest)
     y = np.matmul(x, weight.T)
-    return y if bias is None else y + bias
+    return _epilogue(op, y if bias is None else y + bias, residual)
 
 
 @implements("sparsec.bsr_linear")
@@ -343,16 +345,31 @@ def _bsr_linear(
     data: np.ndarray,
     indices: np.ndarray,
     indptr: np.ndarray,
-    bias: np.ndarray | None = None,
+    *rest: np.ndarray,
 ) -> np.ndarray:
     """``x @ W.T + b`` where W[N, K] is stored in BSR form, padded to whole blocks (see bsr.py)."""
+    bias, residual = _bias_and_residual(op, rest)
     weight = _bsr_matrix(op, data, indices, indptr)
     n, k = _ints(op, "dense_shape")
     rows = x.reshape(-1, k)
     padded = np.zeros((rows.shape[0], weight.shape[1]), dtype=x.dtype)
     padded[:, :k] = rows
     y = np.asarray(weight @ padded.T).T[:, :n].reshape((*x.shape[:-1], n))
-    return y if bias is None else y + bias
+    return _epilogue(op, y if bias is None else y + bias, residual)
+
+
+def _bias_and_residual(op: Operation, rest: Sequence[np.ndarray]) -> tuple[np.ndarray | None, ...]:
+    """The operands after a linear's weight: bias?, then the residual when the epilogue has one."""
+    residual = rest[-1] if "residual" in linear_epilogue(op) else None
+    bias = rest[0] if len(rest) > (residual is not None) else None
+    return bias, residual
+
+
+def _epilogue(op: Operation, y: np.ndarray, residual: np.ndarray | None) -> np.ndarray:
+    """The epilogue stages, computed as the gelu and add ops they stand for would."""
+    if "gelu" in linear_epilogue(op):
+        y = _gelu(y, "none")
+    return y if residual is None else y + residual
 
 
 def _bsr_matrix(
@@ -380,7 +397,10 @@ def _matmul(op: Operation, lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
 def _attention(
     op: Operation, q: np.ndarray, k: np.ndarray, v: np.ndarray, mask=None
 ) -> np.ndarray:
-    """Like torch's scaled_dot_product_attention: a fully masked row attends to nothing (0)."""
+    """Like torch's scaled_dot_product_attention: a fully masked row attends to nothing (0).
+    Operands and result in layout bshd are read and written with seq and heads swapped."""
+    layouts = attention_layouts(op)
+    q, k, v = (_heads_first(a, layout) for a, layout in zip((q, k, v), layouts[:3], strict=True))
     scores = np.matmul(q, np.swapaxes(k, -1, -2)) * q.dtype.type(_prop(op, "scale"))
     if mask is not None and mask.dtype == np.bool_:
         scores = np.where(mask, scores, -np.inf).astype(q.dtype)
@@ -390,7 +410,12 @@ def _attention(
     weights = np.exp(scores - np.where(np.isfinite(peak), peak, 0))
     total = np.sum(weights, axis=-1, keepdims=True)
     probs = np.where(total > 0, weights / np.where(total > 0, total, 1), 0).astype(q.dtype)
-    return np.matmul(probs, v)
+    return _heads_first(np.matmul(probs, v), layouts[3])
+
+
+def _heads_first(array: np.ndarray, layout: str) -> np.ndarray:
+    """``array`` with seq and heads swapped when its layout is bshd (its own inverse)."""
+    return np.swapaxes(array, 1, 2) if layout == "bshd" else array
 
 
 # -- normalisation ---------------------------------------------------------------------------

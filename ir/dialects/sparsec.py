@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 
 from ..attributes import (
+    ArrayAttr,
     BoolAttr,
     DenseArrayAttr,
     DenseElementsAttr,
@@ -131,15 +132,60 @@ def _check_dim(what: str, a: int | None, b: int | None) -> None:
         raise VerifyError(f"{what}: {a} vs {b}")
 
 
+# -- linear epilogues ----------------------------------------------------------
+
+EPILOGUE_STAGES = ("gelu", "residual")  # in the order they apply, after the bias
+
+
+def linear_epilogue(op: Operation) -> tuple[str, ...]:
+    """The stages of a linear's ``epilogue`` property (none when it is absent), checked."""
+    attr = op.properties.get("epilogue")
+    if attr is None:
+        return ()
+    stages = tuple(getattr(entry, "value", None) for entry in attr)
+    ordered = tuple(s for s in EPILOGUE_STAGES if s in stages)
+    if not all(isinstance(entry, StringAttr) for entry in attr) or stages != ordered:
+        raise VerifyError(f"epilogue {attr} must list distinct stages of {list(EPILOGUE_STAGES)}"
+                          " in that order")
+    return stages
+
+
+def epilogue_operands(op: Operation, with_bias: int) -> tuple[list[TensorType], TensorType | None]:
+    """A linear's operand types without the residual, and the residual's (the last operand).
+
+    A residual epilogue needs the bias operand too, so that positions stay unambiguous:
+    ``with_bias`` is the operand count with the bias and without the residual.
+    """
+    types = _operand_types(op)
+    if "residual" not in linear_epilogue(op):
+        if len(types) > with_bias:
+            raise VerifyError(f"{len(types)} operands: a residual operand needs 'residual' in "
+                              "the epilogue")
+        return types, None
+    if len(types) != with_bias + 1:
+        raise VerifyError(f"a residual epilogue needs the bias and the residual as the last two "
+                          f"operands ({with_bias + 1} operands), got {len(types)}")
+    return types[:-1], types[-1]
+
+
+def _epilogue_result(op: Operation, result: TensorType, residual: TensorType | None) -> TensorType:
+    """``result`` after checking the epilogue's operand and element type against it."""
+    if linear_epilogue(op):
+        _require_float("a linear with an epilogue", result)
+    if residual is not None and residual != result:
+        raise VerifyError(f"residual {residual} does not match the result {result}")
+    return result
+
+
 def infer_linear(op: Operation) -> list[Type]:
-    x, w, *bias = _operand_types(op)
+    (x, w, *bias), residual = epilogue_operands(op, with_bias=3)
     if w.rank != 2 or x.rank < 1:
         raise VerifyError(f"linear needs a rank-2 weight and rank>=1 input, got {w} and {x}")
     _check_dim("input features do not match weight columns", x.shape[-1], w.shape[1])
     if bias and (bias[0].rank != 1 or bias[0].shape[0] not in (w.shape[0], None)):
         raise VerifyError(f"bias {bias[0]} does not match {w.shape[0]} output features")
     _same_element_type([x, w, *bias])
-    return [x.with_shape((*x.shape[:-1], w.shape[0]))]
+    return [_epilogue_result(op, x.with_shape((*x.shape[:-1], w.shape[0])), residual)]
 
 
 def infer_bsr_linear(op: Operation) -> list[Type]:
@@ -151,7 +197,7 @@ def infer_bsr_linear(op: Operation) -> list[Type]:
     whole blocks; the padding part of the last block row (column) is ignored, and the
     result keeps the first N columns. Index values are data: the interpreter checks them.
     """
-    x, data, indices, indptr, *bias = _operand_types(op)
+    (x, data, indices, indptr, *bias), residual = epilogue_operands(op, with_bias=5)
     rows, cols = _pair(op, "block_shape")
     n, k = _pair(op, "dense_shape")
     if x.rank < 1:
@@ -171,7 +217,7 @@ def infer_bsr_linear(op: Operation) -> list[Type]:
     if bias and tuple(bias[0].shape) not in ((n,), (None,)):
         raise VerifyError(f"bias {bias[0]} does not match {n} output features")
     _same_element_type([x, data, *bias])
-    return [x.with_shape((*x.shape[:-1], n))]
+    return [_epilogue_result(op, x.with_shape((*x.shape[:-1], n)), residual)]
 
 
 def infer_matmul(op: Operation) -> list[Type]:
@@ -183,13 +229,48 @@ def infer_matmul(op: Operation) -> list[Type]:
     return [TensorType((*batch, lhs.shape[-2], rhs.shape[-1]), _same_element_type([lhs, rhs]))]
 
 
+# -- attention layouts ---------------------------------------------------------
+
+ATTENTION_LAYOUTS = ("bhsd", "bshd")  # [batch, heads, seq, dim], or seq before heads
+
+
+def attention_layouts(op: Operation) -> tuple[str, str, str, str]:
+    """The layouts of query, key, value and result (``layout`` property; default all bhsd)."""
+    attr = op.properties.get("layout")
+    if attr is None:
+        return ("bhsd",) * 4
+    layouts = tuple(getattr(entry, "value", None) for entry in attr)
+    if len(layouts) != 4 or any(layout not in ATTENTION_LAYOUTS for layout in layouts):
+        raise VerifyError(f"layout {attr} must be four of \"bhsd\", \"bshd\" (query, key, "
+                          "value, result)")
+    return layouts  # type: ignore[return-value]
+
+
+def swap_seq_heads(t: TensorType, layout: str, what: str) -> TensorType:
+    """``t`` in the bhsd layout: a bshd rank-4 tensor with axes 1 and 2 swapped."""
+    if layout == "bhsd":
+        return t
+    if t.rank != 4:
+        raise VerifyError(f"{what} in layout \"bshd\" must have rank 4, got {t}")
+    b, s, h, d = t.shape
+    return t.with_shape((b, h, s, d))
+
+
 def infer_attention(op: Operation) -> list[Type]:
+    layouts = attention_layouts(op)
     q, k, v, *mask = _operand_types(op)
+    names = ("query", "key", "value")
+    q, k, v = (swap_seq_heads(t, layout, what)
+               for t, layout, what in zip((q, k, v), layouts[:3], names, strict=True))
     if min(q.rank, k.rank, v.rank) < 2:
         raise VerifyError(f"attention needs rank>=2 query, key and value, got {q}, {k}, {v}")
     _check_dim("query and key head sizes differ", q.shape[-1], k.shape[-1])
     _check_dim("key and value lengths differ", k.shape[-2], v.shape[-2])
     batch = broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2])
+    for t, layout, what in zip((q, k, v), layouts[:3], names, strict=True):
+        if layout == "bshd" and tuple(t.shape[:-2]) != batch:
+            raise VerifyError(f"{what} in layout \"bshd\" cannot broadcast to batch and heads "
+                              f"{_fmt_shape(batch)}")
     elem = _same_element_type([q, k, v])
     _require_float("query", q)
     if mask:
@@ -198,7 +279,8 @@ def infer_attention(op: Operation) -> list[Type]:
         scores = (*batch, q.shape[-2], k.shape[-2])
         if broadcast_shapes(mask[0].shape, scores) != broadcast_shapes(scores):
             raise VerifyError(f"mask {mask[0]} does not broadcast to {_fmt_shape(scores)}")
-    return [TensorType((*batch, q.shape[-2], v.shape[-1]), elem)]
+    result = TensorType((*batch, q.shape[-2], v.shape[-1]), elem)
+    return [swap_seq_heads(result, layouts[3], "result")]
 
 
 def infer_layer_norm(op: Operation) -> list[Type]:
@@ -346,8 +428,10 @@ Constant = define(
 
 Linear = define(
     "sparsec.linear",
-    "input @ weight^T + bias, with weight in torch's [out, in] layout.",
-    operands=("input", "weight", "bias?"),
+    "input @ weight^T + bias, with weight in torch's [out, in] layout, then the `epilogue`"
+    " stages: exact gelu, + residual (the last operand; it needs the bias).",
+    operands=("input", "weight", "bias?", "residual?"),
+    properties={"epilogue": prop(ArrayAttr, optional=True)},
     traits=(PURE,),
     infer=infer_linear,
 )
@@ -355,9 +439,10 @@ Linear = define(
 BsrLinear = define(
     "sparsec.bsr_linear",
     "linear with a block-sparse-row weight (data [nnzb, R, C], indices, indptr); a partial last"
-    " block row/column is zero-padded (see infer_bsr_linear).",
-    operands=("input", "data", "indices", "indptr", "bias?"),
-    properties={"block_shape": prop(DenseArrayAttr), "dense_shape": prop(DenseArrayAttr)},
+    " block row/column is zero-padded (see infer_bsr_linear); `epilogue` as for linear.",
+    operands=("input", "data", "indices", "indptr", "bias?", "residual?"),
+    properties={"block_shape": prop(DenseArrayAttr), "dense_shape": prop(DenseArrayAttr),
+                "epilogue": prop(ArrayAttr, optional=True)},
     traits=(PURE,),
     infer=infer_bsr_linear,
 )
@@ -372,9 +457,10 @@ Matmul = define(
 
 Attention = define(
     "sparsec.attention",
-    "softmax(q @ k^T * scale + mask) @ v (scaled dot-product attention).",
+    "softmax(q @ k^T * scale + mask) @ v (scaled dot-product attention); `layout` says which"
+    " of query, key, value, result are [batch, seq, heads, dim] (bshd) instead of bhsd.",
     operands=("query", "key", "value", "mask?"),
-    properties={"scale": prop(FloatAttr)},
+    properties={"scale": prop(FloatAttr), "layout": prop(ArrayAttr, optional=True)},
     traits=(PURE,),
     infer=infer_attention,
 )

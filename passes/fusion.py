@@ -1,0 +1,175 @@
+"""The `fusion` pass: say in the IR which ops the code generator turns into one kernel.
+
+Two rewrites, each exact (the interpreter computes the fused op as the ops it replaces):
+
+- a float32 ``linear`` / ``bsr_linear`` with constant weights, followed by an exact ``gelu``
+  (its only user) and/or an ``add`` of a residual of the same type (the only user), becomes one
+  linear whose ``epilogue`` property lists those stages; the residual becomes its last operand.
+  A residual is fused only into a linear with a bias, so operand positions stay unambiguous.
+- an ``attention`` with a rank-4 result reads a ``permute [0, 2, 1, 3]`` operand (that does
+  not broadcast) in place, and writes its result in that order when a permute so is its only
+  user: its ``layout`` property says which of query, key, value, result are then ``bshd``.
+
+Ops left without users are erased; anything else is left as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sparsec.ir.attributes import ArrayAttr, Attribute, StringAttr
+from sparsec.ir.core import Operation, Value
+from sparsec.ir.dialects.sparsec import attention_layouts, linear_epilogue, swap_seq_heads
+from sparsec.ir.opdef import lookup
+from sparsec.ir.types import TensorType, Type
+
+from .canonicalize import producer
+from .pass_base import Pass
+from .registry import register_pass
+from .rewrite import replace_op
+
+LINEARS = {"sparsec.linear": 3, "sparsec.bsr_linear": 5}  # op -> operand count with a bias
+SWAP_SEQ_HEADS = (0, 2, 1, 3)
+
+
+def _sole_user(value: Value) -> Operation | None:
+    """The one op using ``value`` once, unless that is the function's return."""
+    uses = value.uses
+    return uses[0].user if len(uses) == 1 and uses[0].user.name != "func.return" else None
+
+
+def _is_f32(value: Value) -> bool:
+    return isinstance(value.type, TensorType) and value.type.dtype == "float32"
+
+
+def _weights_constant(op: Operation) -> bool:
+    """A float32 linear whose weight (BSR arrays) are constants: the kernels pack them."""
+    weights = op.operands[1:LINEARS[op.name] - 1]
+    return _is_f32(op.operands[0]) and _is_f32(op.result) and all(
+        producer(w, "sparsec.constant") is not None for w in weights)
+
+
+def _residual_of(add: Operation | None, value: Value) -> Value | None:
+    """The other operand of ``add(value, other)`` when it has ``value``'s type (no broadcast)."""
+    if add is None or add.name != "sparsec.add":
+        return None
+    other = [v for v in add.operands if v is not value]
+    return other[0] if len(other) == 1 and other[0].type == value.type else None
+
+
+def fuse_epilogue(op: Operation) -> bool:
+    """Fold the exact gelu and/or residual add after linear ``op`` into its epilogue."""
+    if not _weights_constant(op):
+        return False
+    stages, chain, extra = list(linear_epilogue(op)), [op], []
+    user = _sole_user(op.result)
+    if not stages and user is not None and user.name == "sparsec.gelu" \
+            and user.properties["approximate"].value == "none":
+        stages.append("gelu")
+        chain.append(user)
+        user = _sole_user(user.result)
+    residual = _residual_of(user, chain[-1].result)
+    if "residual" not in stages and residual is not None and len(op.operands) == LINEARS[op.name]:
+        stages.append("residual")
+        chain.append(user)
+        extra.append(residual)
+    if len(chain) == 1:
+        return False
+    epilogue = ArrayAttr(tuple(StringAttr(stage) for stage in stages))
+    fused = _rebuilt(op, [*op.operands, *extra], "epilogue", epilogue, chain[-1].result.type)
+    replace_op(chain[-1], fused)
+    for dead in reversed(chain[:-1]):
+        dead.erase()
+    return True
+
+
+def absorb_permutes(op: Operation) -> bool:
+    """Read permuted operands and write a permuted result of attention ``op`` in place."""
+    if op.result.type.rank != 4:
+        return False
+    before = attention_layouts(op)
+    layouts, operands = list(before), list(op.operands)
+    batch = swap_seq_heads(op.result.type, before[3], "result").shape[:2]
+    for i in range(3):
+        source = _swapped_source(operands[i])
+        if layouts[i] == "bhsd" and source is not None and operands[i].type.shape[:2] == batch:
+            operands[i], layouts[i] = source, "bshd"
+    user = _sole_user(op.result)
+    fold_result = layouts[3] == "bhsd" and user is not None \
+        and _swapped_source(user.result) is op.result
+    if fold_result:
+        layouts[3] = "bshd"
+    if tuple(layouts) == before:
+        return False
+    layout = ArrayAttr(tuple(StringAttr(name) for name in layouts))
+    result_type = user.result.type if fold_result else op.result.type
+    new = _rebuilt(op, operands, "layout", layout, result_type)
+    absorbed = [value.definer for value in op.operands if value not in operands]
+    replace_op(user if fold_result else op, new)
+    for dead in (op, *absorbed):
+        if dead.parent is not None and not dead.has_uses:
+            dead.erase()
+    return True
+
+
+def _rebuilt(op: Operation, operands: list[Value], prop: str, value: Attribute,
+             result_type: Type) -> Operation:
+    """A new ``op`` on ``operands`` with property ``prop`` set, keeping its annotations."""
+    new = lookup(op.name).build(operands, {**op.properties, prop: value}, [result_type],
+                                location=op.location)
+    new.attributes.update(op.attributes)
+    return new
+
+
+def _swapped_source(value: Value) -> Value | None:
+    """``x`` when ``value`` is ``permute(x, [0, 2, 1, 3])``."""
+    permute = producer(value, "sparsec.permute")
+    if permute is None or tuple(int(p) for p in permute.properties["perm"]) != SWAP_SEQ_HEADS:
+        return None
+    return permute.operands[0]
+
+
+@register_pass
+@dataclass(frozen=True)
+class Fusion(Pass):
+    """Fuse gelu and residual adds into linear epilogues and permutes into attention layouts.
+
+    Before:
+
+        %0 = "sparsec.constant"() <{value = dense<0.5> : tensor<4x4xf32>}> : () -> tensor<4x4xf32>
+        %1 = "sparsec.constant"() <{value = dense<0.25> : tensor<4xf32>}> : () -> tensor<4xf32>
+        %2 = "sparsec.linear"(%arg0, %0, %1) : (tensor<2x4xf32>, tensor<4x4xf32>, tensor<4xf32>) -> tensor<2x4xf32>
+        %3 = "sparsec.gelu"(%2) <{approximate = "none"}> : (tensor<2x4xf32>) -> tensor<2x4xf32>
+        %4 = "sparsec.add"(%3, %arg0) : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
+        "func.return"(%4) : (tensor<2x4xf32>) -> ()
+
+    After:
+
+        %0 = "sparsec.constant"() <{value = dense<0.5> : tensor<4x4xf32>}> : () -> tensor<4x4xf32>
+        %1 = "sparsec.constant"() <{value = dense<0.25> : tensor<4xf32>}> : () -> tensor<4xf32>
+        %2 = "sparsec.linear"(%arg0, %0, %1, %arg0) <{epilogue = ["gelu", "residual"]}> : (tensor<2x4xf32>, tensor<4x4xf32>, tensor<4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
+        "func.return"(%2) : (tensor<2x4xf32>) -> ()
+
+    Attention, before:
+
+        %0 = "sparsec.permute"(%arg0) <{perm = array<i64: 0, 2, 1, 3>}> : (tensor<1x8x2x4xf32>) -> tensor<1x2x8x4xf32>
+        %1 = "sparsec.attention"(%0, %0, %0) <{scale = 0.5 : f64}> : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x8x4xf32>
+        %2 = "sparsec.permute"(%1) <{perm = array<i64: 0, 2, 1, 3>}> : (tensor<1x2x8x4xf32>) -> tensor<1x8x2x4xf32>
+        "func.return"(%2) : (tensor<1x8x2x4xf32>) -> ()
+
+    After:
+
+        %0 = "sparsec.attention"(%arg0, %arg0, %arg0) <{layout = ["bshd", "bshd", "bshd", "bshd"], scale = 0.5 : f64}> : (tensor<1x8x2x4xf32>, tensor<1x8x2x4xf32>, tensor<1x8x2x4xf32>) -> tensor<1x8x2x4xf32>
+        "func.return"(%0) : (tensor<1x8x2x4xf32>) -> ()
+    """  # noqa: E501
+
+    name = "fusion"
+
+    def apply(self, module: Operation) -> None:
+        for op in list(module.walk()):
+            if op.parent is None:  # erased by an earlier fusion
+                continue
+            if op.name in LINEARS:
+                fuse_epilogue(op)
+            elif op.name == "sparsec.attention":
+                absorb_permutes(op)
