@@ -11,16 +11,23 @@ scores while they are in L1, with a vectorizable ``exp``; ``p·v`` is a second r
 vectorized over ``v``'s contiguous feature axis. A row tile that would run past the end is moved
 back to overlap the previous one (it rewrites identical values), so every tile has static extents.
 A fully masked row gives zeros, as ``torch.nn.functional.scaled_dot_product_attention`` does.
+
+With ``dynamic``, the batch and the sequence length (self-attention: as many keys as queries) are
+run-time sizes: the keys are padded up to whole score tiles (``kᵀ`` zero-filled, their scores
+``-inf``), so the hot loops keep their static tiles; sequences shorter than one row tile take a
+one-row tile.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tvm import tirx
 from tvm.script.ir_builder import IRBuilder
 from tvm.script.ir_builder import tirx as T
+
+from sparsec.codegen.loops import Extent, ceil_div, symbolic_tokens
 
 MASK_KINDS = ("none", "bool", "additive")
 F32 = "float32"
@@ -44,6 +51,10 @@ class AttentionPlan:
     seq_major: tuple[bool, bool, bool, bool] = (False, False, False, False)
     mask_shape: tuple[int, int, int, int] | None = None  # default: [B, H, Sq, Sk]
     threads: int = 1
+    max_rows: int = 4  # query rows per register tile, when there are as many
+    # batch and sequence length known at run time (at most batch and sq = sk); mask_shape then
+    # says which mask axes broadcast (1) and which have the full run-time size (any other value)
+    dynamic: bool = False
 
     @property
     def rows_per_task(self) -> int:
@@ -58,7 +69,11 @@ class AttentionPlan:
     @property
     def rows(self) -> int:
         """Query rows per register tile."""
-        return min(4, self.sq)
+        return min(self.max_rows, self.sq)
+
+    def one_row(self) -> AttentionPlan:
+        """This plan with one query row per register tile."""
+        return replace(self, max_rows=1)
 
     @property
     def key_block(self) -> int:
@@ -110,34 +125,73 @@ def attention_func(plan: AttentionPlan) -> tirx.PrimFunc:
     with IRBuilder() as builder, T.prim_func():
         T.func_name("attention")
         T.func_attr({"tirx.noalias": True})
-        shapes = [(p.sq, p.d), (p.sk, p.d), (p.sk, p.dv)]
-        q, k, v = (T.arg(name, T.Buffer(_layout(p, major, s, f), F32)) for name, major, (s, f)
-                   in zip("qkv", p.seq_major, shapes, strict=False))
+        batch, sq, sk = _extents(p)
+        shapes = [(sq, p.d), (sk, p.d), (sk, p.dv)]
+        q, k, v = (T.arg(name, T.Buffer(_layout(p, batch, major, s, f), F32)) for name, major,
+                   (s, f) in zip("qkv", p.seq_major, shapes, strict=False))
         mask = None
         if p.mask != "none":
             dtype = "bool" if p.mask == "bool" else F32
-            mask = T.arg("mask", T.Buffer(p.mask_shape or (p.batch, p.heads, p.sq, p.sk), dtype))
-        out = T.arg("out", T.Buffer(_layout(p, p.seq_major[3], p.sq, p.dv), F32))
-        tiles = -(-p.sq // p.rows)
-        per_task = p.rows_per_task // p.rows
-        groups = -(-tiles // per_task)
-        with T.parallel(0, p.batch * p.heads * groups) as task:
-            b, h, group = task // (p.heads * groups), task // groups % p.heads, task % groups
-            kt = T.alloc_buffer((p.d, p.sk), F32)
-            # Scattering a contiguous row of k beats gathering a strided column (11 % of the
-            # kernel on Zen 3).
-            with T.serial(0, p.sk) as j:
-                vector_loop(p.d, p.lanes, lambda e, j=j: T.buffer_store(
-                    kt, _at(k, p.seq_major[1], b, h, j, e), [e, j]))
-            first = group * per_task
-            with T.serial(0, tirx.min(per_task, tiles - first)) as t:
-                i0 = tirx.min((first + t) * p.rows, p.sq - p.rows)
-                _row_tile(p, q, kt, v, mask, out, b, h, i0)
+            mask = T.arg("mask", T.Buffer(_mask_shape(p, batch, sq, sk), dtype))
+        out = T.arg("out", T.Buffer(_layout(p, batch, p.seq_major[3], sq, p.dv), F32))
+        if not p.dynamic:
+            _heads(p, q, k, v, mask, out, batch, sq, sk)
+        else:  # a sequence shorter than a row tile takes one-row tiles
+            with T.If(sq >= p.rows):
+                with T.Then():
+                    _heads(p, q, k, v, mask, out, batch, sq, sk)
+                with T.Else():
+                    _heads(p.one_row(), q, k, v, mask, out, batch, sq, sk)
     return builder.get()
 
 
-def _layout(p: AttentionPlan, seq_major: bool, s: int, f: int) -> tuple[int, ...]:
-    return (p.batch, s, p.heads, f) if seq_major else (p.batch, p.heads, s, f)
+def _heads(p: AttentionPlan, q, k, v, mask, out, batch: Extent, sq: Extent, sk: Extent) -> None:
+    """Every (batch, head, group of row tiles) task in parallel."""
+    tiles = ceil_div(sq, p.rows)
+    if p.dynamic:  # groups per head as for one sequence: a static divisor keeps indices short
+        groups = max(1, -(-TASKS_PER_THREAD * p.threads // p.heads))
+        per_task = ceil_div(tiles, groups)
+        keys = ceil_div(sk, p.key_block) * p.key_block  # whole score tiles
+    else:
+        per_task = p.rows_per_task // p.rows
+        groups = ceil_div(tiles, per_task)
+        keys = sk
+    with T.parallel(0, batch * p.heads * groups) as task:
+        b, h, group = task // (p.heads * groups), task // groups % p.heads, task % groups
+        kt = T.alloc_buffer((p.d, keys), F32)
+        # Scattering a contiguous row of k beats gathering a strided column (11 % of the
+        # kernel on Zen 3).
+        with T.serial(0, sk) as j:
+            vector_loop(p.d, p.lanes, lambda e, j=j: T.buffer_store(
+                kt, _at(k, p.seq_major[1], b, h, j, e), [e, j]))
+        if p.dynamic:  # padded keys: finite scores (masked to -inf later), zero weights
+            with T.serial(sk, keys) as j, T.serial(0, p.d) as e:
+                T.buffer_store(kt, tirx.const(0.0, F32), [e, j])
+        first = group * per_task
+        with T.serial(0, tirx.min(per_task, tiles - first)) as t:
+            i0 = tirx.min((first + t) * p.rows, sq - p.rows)
+            _row_tile(p, q, kt, v, mask, out, b, h, i0, sk, keys)
+
+
+def _extents(p: AttentionPlan) -> tuple[Extent, Extent, Extent]:
+    """Batch, query and key counts: the plan's, or run-time sizes."""
+    if not p.dynamic:
+        return p.batch, p.sq, p.sk
+    seq = symbolic_tokens("seq")
+    return symbolic_tokens("batch"), seq, seq
+
+
+def _mask_shape(p: AttentionPlan, batch: Extent, sq: Extent, sk: Extent) -> tuple[Extent, ...]:
+    shape = p.mask_shape or (p.batch, p.heads, p.sq, p.sk)
+    if not p.dynamic:
+        return shape
+    full = (batch, p.heads, sq, sk)
+    return tuple(1 if size == 1 else run_time for size, run_time in zip(shape, full, strict=True))
+
+
+def _layout(p: AttentionPlan, batch: Extent, seq_major: bool, s: Extent, f: int
+            ) -> tuple[Extent, ...]:
+    return (batch, s, p.heads, f) if seq_major else (batch, p.heads, s, f)
 
 
 def _at(buf: tirx.Buffer, seq_major: bool, b, h, s, f) -> tirx.PrimExpr:
@@ -155,10 +209,11 @@ def _column_tiles(extent: int, width: int, body: Callable[[tirx.PrimExpr], None]
         body(tirx.min(c * width, extent - width))
 
 
-def _row_tile(p: AttentionPlan, q, kt, v, mask, out, b, h, i0) -> None:
+def _row_tile(p: AttentionPlan, q, kt, v, mask, out, b, h, i0, sk: Extent, keys: Extent) -> None:
     """Scores, softmax and output of query rows ``i0 .. i0 + rows`` of head ``(b, h)``."""
     rows = p.rows
-    scores = T.alloc_buffer((rows, p.sk), F32, scope="local")
+    # A run-time number of keys cannot live on the stack.
+    scores = T.alloc_buffer((rows, keys), F32, scope="global" if p.dynamic else "local")
     inverse = T.alloc_buffer((rows,), F32, scope="local")
     width = p.key_block
 
@@ -170,19 +225,23 @@ def _row_tile(p: AttentionPlan, q, kt, v, mask, out, b, h, i0) -> None:
             T.buffer_store(acc, acc[r, c] + _at(q, p.seq_major[0], b, h, i0 + r, e)
                            * kt[e, j0 + c], [r, c])
         with T.unroll(0, rows) as r, T.vectorized(0, width) as c:
-            T.buffer_store(scores, _masked(p, mask, acc[r, c], b, h, i0 + r, j0 + c),
+            T.buffer_store(scores, _masked(p, mask, acc[r, c], b, h, i0 + r, j0 + c, sk),
                            [r, j0 + c])
 
-    _column_tiles(p.sk, width, score_block)
+    if p.dynamic:  # keys are padded to whole tiles
+        with T.serial(0, keys // width) as c:
+            score_block(c * width)
+    else:
+        _column_tiles(p.sk, width, score_block)
     with T.serial(0, rows) as r:
-        _softmax_row(p, scores, inverse, r)
+        _softmax_row(p, scores, inverse, r, keys)
     width = p.value_block
 
     def value_block(c0: tirx.PrimExpr) -> None:
         acc = T.alloc_buffer((rows, width), F32, scope="local")
         with T.unroll(0, rows) as r, T.vectorized(0, width) as c:
             T.buffer_store(acc, tirx.const(0.0, F32), [r, c])
-        with T.serial(0, p.sk) as j, T.unroll(0, rows) as r, T.vectorized(0, width) as c:
+        with T.serial(0, sk) as j, T.unroll(0, rows) as r, T.vectorized(0, width) as c:
             T.buffer_store(acc, acc[r, c] + scores[r, j] * _at(v, p.seq_major[2], b, h, j, c0 + c),
                            [r, c])
         with T.unroll(0, rows) as r, T.vectorized(0, width) as c:
@@ -192,25 +251,30 @@ def _row_tile(p: AttentionPlan, q, kt, v, mask, out, b, h, i0) -> None:
     _column_tiles(p.dv, width, value_block)
 
 
-def _masked(p: AttentionPlan, mask, score, b, h, i, j) -> tirx.PrimExpr:
-    """``score · scale`` with the mask applied (``-inf`` where a boolean mask is false)."""
+def _masked(p: AttentionPlan, mask, score, b, h, i, j, sk: Extent) -> tirx.PrimExpr:
+    """``score · scale`` with the mask applied (``-inf`` where a boolean mask is false, and for
+    the padding keys of a dynamic plan)."""
     value = score * tirx.const(p.scale, F32)
-    if p.mask == "none":
-        return value
-    mb, mh, mq, _ = p.mask_shape or (p.batch, p.heads, p.sq, p.sk)
-    zero = tirx.const(0, "int32")
-    keep = mask[b if mb > 1 else zero, h if mh > 1 else zero, i if mq > 1 else zero, j]
-    if p.mask == "bool":
-        return tirx.Select(keep, value, tirx.const(float("-inf"), F32))
-    return value + keep
+    if p.mask != "none":
+        mb, mh, mq, _ = p.mask_shape or (p.batch, p.heads, p.sq, p.sk)
+        zero = tirx.const(0, "int32")
+        keep = mask[b if mb != 1 else zero, h if mh != 1 else zero, i if mq != 1 else zero,
+                    tirx.min(j, sk - 1) if p.dynamic else j]
+        if p.mask == "bool":
+            value = tirx.Select(keep, value, tirx.const(float("-inf"), F32))
+        else:
+            value = value + keep
+    if p.dynamic:
+        value = tirx.Select(j < sk, value, tirx.const(float("-inf"), F32))
+    return value
 
 
-def _softmax_row(p: AttentionPlan, scores, inverse, r) -> None:
+def _softmax_row(p: AttentionPlan, scores, inverse, r, keys: Extent) -> None:
     """Replace row ``r`` of ``scores`` by its exponentials (less the row max) and set
     ``inverse[r]`` to one over their sum (0 for a fully masked row). Whole vectors go through
     per-lane partial results folded in halves; the remainder is scalar, so no key counts twice."""
     lanes = 1 << (min(p.lanes, p.sk).bit_length() - 1)  # a power of two, for the folding
-    full = p.sk // lanes
+    full = keys // lanes
     minus_inf = tirx.const(float("-inf"), F32)
     partial = T.alloc_buffer((lanes,), F32, scope="local")
     total = T.alloc_buffer((2,), F32, scope="local")  # the row max, then the sum
@@ -227,7 +291,7 @@ def _softmax_row(p: AttentionPlan, scores, inverse, r) -> None:
                 T.buffer_store(partial, combine(partial[lane], partial[lane + half]), [lane])
             half //= 2
         T.buffer_store(total, partial[0], [slot])
-        with T.serial(full * lanes, p.sk) as j:
+        with T.serial(full * lanes, keys) as j:
             T.buffer_store(total, combine(total[slot], step(j)), [slot])
 
     reduce(tirx.max, minus_inf, 0, lambda j: scores[r, j])

@@ -44,3 +44,48 @@ def test_several_tasks_per_head_give_the_same_result(threads):
     weights = np.exp(scores - scores.max(-1, keepdims=True))
     expected = (weights / weights.sum(-1, keepdims=True)) @ vh
     np.testing.assert_allclose(tensors[-1].numpy(), expected.transpose(0, 2, 1, 3), atol=1e-5)
+
+
+def reference(q, k, v, mask, seq_major, masked_rows=()):
+    """softmax(q·kᵀ·scale + mask)·v in float64; a row whose keys are all masked gives zeros."""
+    to_heads = (lambda x: x.transpose(0, 2, 1, 3)) if seq_major else (lambda x: x)
+    qh, kh, vh = (to_heads(x).astype(np.float64) for x in (q, k, v))
+    scores = qh @ kh.transpose(0, 1, 3, 2) * 0.125
+    scores = np.where(mask, scores, -np.inf) if mask.dtype == bool else scores + mask
+    peak = scores.max(-1, keepdims=True)
+    weights = np.exp(scores - np.where(np.isinf(peak), 0.0, peak))
+    total = weights.sum(-1, keepdims=True)
+    out = np.divide(weights, total, out=np.zeros_like(weights), where=total > 0) @ vh
+    return to_heads(out)
+
+
+@pytest.mark.parametrize("spec", ["llvm", "llvm -mcpu=znver3"])
+@pytest.mark.parametrize(("kind", "seq_major"), [("additive", True), ("bool", False),
+                                                  ("none", True)])
+def test_one_dynamic_kernel_serves_every_batch_and_length(spec, kind, seq_major):
+    target = parse_target(spec, num_threads=2)
+    if not target.runs_on_host():
+        pytest.skip(f"this host cannot run {spec!r} code")
+    heads, size = 3, 16
+    mask_shape = {"additive": (8, 1, 1, 512), "bool": (8, heads, 512, 512), "none": None}[kind]
+    dynamic = AttentionPlan(8, heads, 512, 512, size, size, 0.125, kind, target.vector_lanes,
+                            (seq_major,) * 4, mask_shape, threads=2, dynamic=True)
+    kernel = CompiledKernel(attention_func(dynamic), "attention", target)
+    rng = np.random.default_rng(1)
+    for batch, seq in [(1, 1), (2, 3), (1, 4), (3, 17), (1, 64), (2, 70)]:
+        shape = (batch, seq, heads, size) if seq_major else (batch, heads, seq, size)
+        q, k, v = (rng.standard_normal(shape).astype(np.float32) for _ in range(3))
+        args = [q, k, v]
+        if kind == "additive":
+            mask = np.where(rng.random((batch, 1, 1, seq)) < 0.3, -1e4, 0.0).astype(np.float32)
+        else:
+            mask = rng.random((batch, heads, seq, seq)) < 0.7
+            mask[..., 0, :] = False  # a fully masked row
+        args += [] if kind == "none" else [mask]
+        out = np.zeros_like(q)
+        tensors = kernel.tensors(*args, out)
+        kernel.run(*tensors)
+        expected = reference(q, k, v, mask if kind != "none" else np.zeros(1, np.float32),
+                             seq_major)
+        np.testing.assert_allclose(tensors[-1].numpy(), expected, atol=1e-5,
+                                   err_msg=f"batch {batch}, seq {seq}")
