@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sparsec.ir.attributes import (
+    ArrayAttr,
     BoolAttr,
     FloatAttr,
     IntegerAttr,
@@ -15,10 +16,17 @@ from sparsec.ir.attributes import (
 from sparsec.ir.bsr import dense_to_bsr
 from sparsec.ir.dialects import sparsec as S
 from sparsec.ir.types import f32, i1, i32, i64, tensor
+from sparsec.passes.fusion import Fusion
 
 
 def _int(value: int) -> IntegerAttr:
     return IntegerAttr(value)
+
+
+def fused(module):
+    """``module`` after the fusion pass (the linears' epilogues, attention's layouts)."""
+    Fusion().apply(module)
+    return module
 
 
 @pytest.mark.parametrize("opdef", [S.Add, S.Sub, S.Mul, S.Div, S.Pow, S.Maximum, S.Minimum])
@@ -75,11 +83,12 @@ def _linear_weights(rng, n, k):
         np.float32)
 
 
-@pytest.mark.parametrize("bias, gelu, residual", [
-    (True, False, False), (False, False, False), (True, True, False), (True, False, True),
-    (True, True, True),
+@pytest.mark.parametrize("bias, gelu, residual, fuse", [
+    (True, False, False, True), (False, False, False, True), (True, True, False, True),
+    (True, False, True, True), (True, True, True, True), (True, True, True, False),
 ])
-def test_dense_linear_with_epilogues(bias, gelu, residual, make_module, check):
+def test_dense_linear_with_epilogues(bias, gelu, residual, fuse, make_module, check):
+    """One kernel once fused; unfused (fusion not run) the gelu and add are separate ops."""
     rng = np.random.default_rng(1)
     weight, b = _linear_weights(rng, 20, 24)  # neither a multiple of the panel width
 
@@ -93,8 +102,9 @@ def test_dense_linear_with_epilogues(bias, gelu, residual, make_module, check):
         return emit(S.Add, [y, r]) if residual else y
 
     module = make_module([tensor((2, 5, 24)), tensor((2, 5, 20))], build)
-    built = check(module, atol=1e-4)
-    assert built.kernels == {"dense_linear": 1}
+    built = check(fused(module) if fuse else module, atol=1e-4)
+    assert built.kernels["dense_linear"] == 1
+    assert len(built.kernels) == 1 if fuse else len(built.kernels) > 1
     assert built.param_names[0].startswith("fc.weight")
 
 
@@ -103,6 +113,16 @@ def test_linear_with_a_computed_weight(make_module, check):
         return emit(S.Linear, [x, emit(S.Neg, [w]), emit.const(np.arange(6, dtype=np.float32))])
 
     check(make_module([tensor((3, 4)), tensor((6, 4))], build))
+
+
+def test_linear_with_a_computed_weight_and_an_epilogue(make_module, check):
+    """No kernel packs a weight computed at run time: the epilogue becomes separate ops."""
+    def build(emit, x, w, r):
+        bias = emit.const(np.arange(6, dtype=np.float32))
+        return emit(S.Linear, [x, emit(S.Neg, [w]), bias, r],
+                    {"epilogue": ArrayAttr((StringAttr("gelu"), StringAttr("residual")))})
+
+    check(make_module([tensor((3, 4)), tensor((6, 4)), tensor((3, 6))], build))
 
 
 @pytest.mark.parametrize("block", [(32, 1), (1, 1), (4, 4)])
@@ -121,7 +141,7 @@ def test_bsr_linear(block, make_module, check):
                  {"block_shape": i64_array(block), "dense_shape": i64_array((n, k))})
         return emit(S.Add, [r, y])
 
-    module = make_module([tensor((1, 7, k)), tensor((1, 7, n))], build)
+    module = fused(make_module([tensor((1, 7, k)), tensor((1, 7, n))], build))
     built = check(module, atol=1e-4)
     assert built.kernels == {"bsr_linear": 1}
 
@@ -220,10 +240,11 @@ def test_cumsum_and_dropout(make_module, check):
     check(make_module([tensor((2, 9), i64), tensor((5, 3))], build), int_high=4)
 
 
-@pytest.mark.parametrize("seq, mask_rows", [(37, 1), (5, 5)])
-def test_attention_with_folded_head_permutes(seq, mask_rows, make_module, check):
+@pytest.mark.parametrize("seq, mask_rows, fuse", [(37, 1, True), (5, 5, True), (5, 5, False)])
+def test_attention_with_folded_head_permutes(seq, mask_rows, fuse, make_module, check):
     """BERT's pattern: q/k/v are ``permute(reshape(x), [0, 2, 1, 3])`` and the output goes back
-    through the same permute; the kernel reads and writes ``[B, S, H, D]`` itself."""
+    through the same permute; once fused (layout bshd) the kernel reads and writes
+    ``[B, S, H, D]`` itself, else the permutes are kernels of their own."""
     heads, size = 3, 24
 
     def split(emit, x):
@@ -241,8 +262,9 @@ def test_attention_with_folded_head_permutes(seq, mask_rows, make_module, check)
     inputs = [rng.standard_normal(t.shape).astype(np.float32) * 3 for t in types[:3]]
     keep = rng.random((2, 1, mask_rows, seq)) < 0.7
     keep[1, 0, -1] = False  # a fully masked row (all rows, when the mask has one row)
-    built = check(make_module(types, build), [*inputs, keep], atol=1e-5)
-    assert "transpose" not in "".join(built.kernels)
+    module = make_module(types, build)
+    built = check(fused(module) if fuse else module, [*inputs, keep], atol=1e-5)
+    assert ("transpose" in "".join(built.kernels)) is not fuse
 
 
 def test_fast_exp_is_accurate_to_float32():

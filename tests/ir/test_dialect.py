@@ -172,7 +172,7 @@ INVALID = [
         [t(2)], "axes [1, 1] are invalid for rank 2"),
     bad("sparsec.linear", [t(2, 8), t(4, 7)], {}, [t(2, 4)], "input features do not match"),
     bad("sparsec.linear", [t(2, 8), t(4, 8), t(5)], {}, [t(2, 4)], "bias tensor<5xf32>"),
-    bad("sparsec.linear", [t(2, 8)], {}, [t(2, 4)], "expects 2 to 3 operands, got 1"),
+    bad("sparsec.linear", [t(2, 8)], {}, [t(2, 4)], "expects 2 to 4 operands, got 1"),
     bad("sparsec.bsr_linear", [t(3, 7), t(2, 2, 2), t(2, elem=i32), t(4, elem=i32)], B23,
         [t(3, 5)], "does not hold 2x3 blocks"),
     bad("sparsec.bsr_linear", [t(3, 7), t(2, 2, 3), t(2, elem=i32), t(3, elem=i32)], B23,
