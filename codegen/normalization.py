@@ -3,7 +3,8 @@
 Rows run in parallel. A row (768 floats in BERT-base: 3 KiB) stays in L1 across the three
 vectorized passes: the sum, the sum of squared deviations from the mean (two passes rather than
 ``E[x²] - mean²``, which loses precision when the mean is large next to the spread), and the
-normalized store. Sums go through per-lane partial results folded in halves.
+normalized store. Sums go through per-lane partial results folded in halves. A ``dynamic`` plan
+takes the number of rows at run time.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from tvm import tirx
 from tvm.script.ir_builder import IRBuilder
 from tvm.script.ir_builder import tirx as T
 
+from sparsec.codegen.loops import symbolic_tokens
+
 F32 = "float32"
 
 
@@ -22,10 +25,11 @@ F32 = "float32"
 class LayerNormPlan:
     """Shapes of one layer-norm kernel."""
 
-    rows: int
+    rows: int  # with ``dynamic``, the most rows a call may pass
     size: int  # the normalized (last) axis
     epsilon: float
     lanes: int
+    dynamic: bool = False  # the number of rows is a run-time size
 
 
 def layer_norm_func(plan: LayerNormPlan) -> tirx.PrimFunc:
@@ -34,11 +38,12 @@ def layer_norm_func(plan: LayerNormPlan) -> tirx.PrimFunc:
     with IRBuilder() as builder, T.prim_func():
         T.func_name("layer_norm")
         T.func_attr({"tirx.noalias": True})
-        x = T.arg("x", T.Buffer((p.rows, p.size), F32))
+        rows = symbolic_tokens("rows") if p.dynamic else p.rows
+        x = T.arg("x", T.Buffer((rows, p.size), F32))
         weight = T.arg("weight", T.Buffer((p.size,), F32))
         bias = T.arg("bias", T.Buffer((p.size,), F32))
-        out = T.arg("out", T.Buffer((p.rows, p.size), F32))
-        with T.parallel(0, p.rows) as row:
+        out = T.arg("out", T.Buffer((rows, p.size), F32))
+        with T.parallel(0, rows) as row:
             stats = T.alloc_buffer((2,), F32, scope="local")  # mean, then 1 / standard deviation
             _row_sum(p, stats, 0, lambda j: x[row, j])
             T.buffer_store(stats, stats[0] * tirx.const(1.0 / p.size, F32), [0])
