@@ -54,7 +54,8 @@ def test_dense_model_matches_pytorch(dense_artifact, tiny_bert):
         ("token_type_ids", (1, SEQ_LEN), "int64", 2)]
     assert_matches_pytorch(model, tiny_bert)
     manifest = model.manifest
-    assert manifest.weights == () and manifest.pipeline == "canonicalize,cse,canonicalize,dce"
+    assert manifest.weights == ()
+    assert manifest.pipeline == "canonicalize,cse,fusion,canonicalize,dce"
 
 
 def test_pruned_model_matches_pytorch(pruned_artifact, pruned_bert):
@@ -242,11 +243,16 @@ def test_dump_ir_writes_every_stage(pruned_bert, tmp_path):
     names = sorted(p.name for p in dumps.iterdir())
     assert names == ["00-import.mlir", "01-canonicalize.mlir", "02-cse.mlir",
                      "03-sparsity-analysis.mlir", "04-block-shape-selection.mlir",
-                     "05-sparsify.mlir", "06-canonicalize.mlir", "07-dce.mlir"]
+                     "05-sparsify.mlir", "06-fusion.mlir", "07-canonicalize.mlir", "08-dce.mlir"]
     assert '"sparsec.bsr_linear"' not in (dumps / "04-block-shape-selection.mlir").read_text()
     sparsified = (dumps / "05-sparsify.mlir").read_text()
     assert '"sparsec.bsr_linear"' in sparsified and "sparsec.decision" in sparsified
     assert "dialect_resources" not in sparsified  # weights elided by default
+    assert "epilogue" not in sparsified and "layout" not in sparsified
+    fused = (dumps / "06-fusion.mlir").read_text()  # each layer's FFN, attention output, QKV
+    assert fused.count('epilogue = ["gelu"]') == fused.count('epilogue = ["residual"]') / 2 == 2
+    assert fused.count('layout = ["bshd", "bshd", "bshd", "bshd"]') == 2
+    assert '"sparsec.gelu"' not in fused and '"sparsec.permute"' not in fused
 
 
 class Interrupt(KeyboardInterrupt):

@@ -84,17 +84,38 @@ def test_import_opt_compile_gives_the_direct_compile(sparsified, pruned_artifact
        "--keep-resources")
     chain, direct = sparsec.load(out), sparsec.load(pruned_artifact)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["pipeline"] == f"{UP_TO_SPARSIFY},dce"  # nothing run twice
+    assert manifest["pipeline"] == f"{UP_TO_SPARSIFY},fusion,dce"  # nothing run twice
     assert manifest["weights"] == json.loads((pruned_artifact / "manifest.json").read_text())[
         "weights"]
     assert chain.inputs == direct.inputs and chain.outputs == direct.outputs
     inputs = random_inputs(direct.inputs, seed=4)
     for ours, theirs in zip(chain(**inputs), direct(**inputs), strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
+    # IR from before the fusion pass existed gets fused; the dumps show it.
+    assert 'epilogue = ["gelu"]' in (dumps / "01-fusion.mlir").read_text()
     # The dumps record the pipeline too: compiling the last one would run nothing.
-    last = load_ir(dumps / "01-dce.mlir")
-    assert recorded_pipeline(last) == f"{UP_TO_SPARSIFY},dce"
+    last = load_ir(dumps / "02-dce.mlir")
+    assert recorded_pipeline(last) == f"{UP_TO_SPARSIFY},fusion,dce"
     assert not [p for p in build_passes(CompileOptions()) if p.name not in passes_run(last, dumps)]
+
+
+def test_unfused_ir_that_skips_fusion_lowers_each_op_apart(sparsified, pruned_artifact,
+                                                          tmp_path):
+    """IR recording fusion as run but holding no fused op (fusion not run, say) compiles
+    without epilogues or layouts, to the same numbers."""
+    unfused = tmp_path / "unfused.mlir"
+    unfused.write_text(sparsified.read_text().replace(
+        f'{PIPELINE_ATTR} = "{UP_TO_SPARSIFY}"', f'{PIPELINE_ATTR} = "{UP_TO_SPARSIFY},fusion"'))
+    out = tmp_path / "unfused.sparsec"
+    ok("compile", unfused, "-o", out, "--threads", "2")
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["pipeline"] == f"{UP_TO_SPARSIFY},fusion,dce"
+    fused_kernels = json.loads((pruned_artifact / "manifest.json").read_text())["kernels"]
+    assert len(manifest["kernels"]) > len(fused_kernels)  # gelu, add, transposes apart
+    inputs = random_inputs(sparsec.load(pruned_artifact).inputs, seed=5)
+    for ours, theirs in zip(sparsec.load(out)(**inputs), sparsec.load(pruned_artifact)(**inputs),
+                            strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-5)
 
 
 def test_decisions_made_in_the_ir_are_kept(imported, tmp_path):
@@ -103,10 +124,11 @@ def test_decisions_made_in_the_ir_are_kept(imported, tmp_path):
        selected)
     _, passes = source_module(str(selected), None, CompileOptions(),
                                     build_passes(CompileOptions()), lambda stage: None)
-    assert [p.name for p in passes] == ["canonicalize", "cse", "sparsify", "canonicalize", "dce"]
+    assert [p.name for p in passes] == ["canonicalize", "cse", "sparsify", "fusion",
+                                        "canonicalize", "dce"]
     _, rerun = source_module(str(selected), None, CompileOptions(rerun_passes=True),
                               build_passes(CompileOptions()), lambda stage: None)
-    assert len(rerun) == 7
+    assert len(rerun) == 8
     out = tmp_path / "selected.sparsec"
     ok("compile", selected, "-o", out, "--threads", "2")
     weights = json.loads((out / "manifest.json").read_text())["weights"]
