@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparsec.ir.attributes import ArrayAttr, FloatAttr, StringAttr, i64_array
+from sparsec.ir.attributes import ArrayAttr, DictAttr, FloatAttr, StringAttr, i64_array
 from sparsec.ir.bsr import dense_to_bsr
 from sparsec.ir.core import Block, Operation
 from sparsec.ir.dialects.sparsec import (
@@ -26,6 +26,7 @@ from sparsec.ir.printer import print_op
 from sparsec.ir.types import i1, i32, tensor
 from sparsec.ir.verifier import VerificationError, verify
 from sparsec.passes.fusion import Fusion
+from sparsec.passes.sparsify import Sparsify
 
 RNG = np.random.default_rng(0)
 X, OUT = tensor((2, 3, 8)), tensor((2, 3, 6))
@@ -229,3 +230,25 @@ def test_a_bsr_linear_residual_needs_its_bias():
 def test_bad_attention_layouts_are_verify_errors(layout, types, result, message):
     props = {"scale": FloatAttr(1.0), "layout": ArrayAttr(tuple(StringAttr(s) for s in layout))}
     rejected("sparsec.attention", types, props, result, message)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_sparsify_after_fusion_keeps_the_epilogue(bias, make_module, body_ops):
+    """`fusion,sparsify` (not the default order) keeps the residual operand and the epilogue."""
+    decision = DictAttr({"block_shape": StringAttr("2x1")})
+
+    def build(emit, x, r):
+        y = linear(emit, x, bias=bias)
+        y.definer.attributes["sparsec.decision"] = decision
+        return emit(Add, [emit(Gelu, [y], exact()), r])
+
+    module = make_module([X, OUT], build)
+    inputs = random_inputs(module, seed=3)
+    before = interpret(module, inputs)
+    Fusion().apply(module)
+    Sparsify().apply(module)
+    verify(module)
+    (bsr,) = [op for op in body_ops(module) if op.name == "sparsec.bsr_linear"]
+    assert epilogue(bsr) == (["gelu", "residual"] if bias else ["gelu"])
+    for got, want in zip(interpret(module, inputs), before, strict=True):  # BSR sums reorder
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
