@@ -33,7 +33,7 @@ from sparsec.frontend.prune import prunable_weights, prune_state
 from sparsec.ir.bsr import parse_block_shape
 from sparsec.passes import PassManager, parse_pipeline
 
-PIPELINE = "canonicalize,cse,sparsity-analysis,block-shape-selection{force=%s},sparsify,dce"
+PIPELINE = "canonicalize,cse,sparsity-analysis,block-shape-selection{force=%s},sparsify,fusion,dce"
 
 
 def make_model(args: argparse.Namespace, sparsity: float) -> torch.nn.Module:

@@ -23,7 +23,7 @@ from sparsec.passes import PassManager, parse_pipeline
 torch.set_num_threads(2)
 transformers.logging.set_verbosity_error()
 
-PIPELINE = "canonicalize,cse,sparsity-analysis,block-shape-selection,sparsify,dce"
+PIPELINE = "canonicalize,cse,sparsity-analysis,block-shape-selection,sparsify,fusion,dce"
 SEQ = 16
 SMALL = {"hidden_size": 64, "num_attention_heads": 4, "intermediate_size": 128,
          "vocab_size": 200}
