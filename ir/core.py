@@ -41,8 +41,7 @@ class Location:
         return f"{self.file}:{self.line}:{self.col}" if self.line else self.file
 
 
-class IRError(Exception):
-    """An invalid IR construction or mutation (a bug in a pass or frontend)."""
+from .diagnostics import IRError as IRError  # noqa: E402  (one error hierarchy)
 
 
 @dataclass(frozen=True)

@@ -1,27 +1,77 @@
-"""Diagnostics for IR text: ``file:line:col: message``, the source line, a caret.
+"""The errors sparsec raises, one hierarchy, and how a located one reads.
+
+    SparsecError            anything a user can cause (frontend, codegen, driver errors too)
+      ParseError            malformed IR text
+      IRError               an invalid IR construction or mutation
+      VerificationError     an op breaks its definition (``VerifyError`` is the same class)
+      PassError             a pass cannot run; PassFailure: it failed or broke the IR
+      PipelineError         a malformed pass pipeline
+
+A located error reads ``file:line:col: message``, then the source line and a caret:
 
     model.mlir:3:24: use of undefined value '%7'
         %8 = "sparsec.relu"(%7) : (tensor<2xf32>) -> tensor<2xf32>
                             ^
+
+Nothing here imports the CLI: the command line alone prefixes ``error: `` and exits.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .core import Operation
 
 # A hostile input can make any echoed token or line megabytes long; a diagnostic stays readable.
 MAX_MESSAGE = 400  # characters of the message (the middle is elided beyond)
 MAX_SHOWN_LINE = 160  # characters of the source line shown around the caret
 
 
-class ParseError(Exception):
-    """Malformed IR text (syntax, semantics, or a verifier failure found while parsing)."""
+class SparsecError(Exception):
+    """Any error a user can cause: a bad file, option, model or IR. The message says what;
+    with a location (``filename``, ``line``, ``col``, optionally the ``source_line``) the text
+    reads ``file:line:col: message``, then the line and a caret under the column.
 
-    def __init__(self, message: str, filename: str, line: int, col: int, source_line: str = ""):
-        self.message = _elide_middle(_escape_controls(message), MAX_MESSAGE)
+    The library raises these; only the CLI (``sparsec.errors.reported_errors``) prints them,
+    as ``error: <text>``, and exits with status 1.
+    """
+
+    def __init__(self, message: str, filename: str = "", line: int = 0, col: int = 0,
+                 source_line: str = "") -> None:
+        self.message = message
         self.filename = filename
         self.line = line
         self.col = col
         self.source_line = source_line
         super().__init__(self._render())
+
+    def position(self) -> tuple[str, int, int] | None:
+        """``(file, line, col)`` the error points at, when it points at a line of a file."""
+        return (self.filename, self.line, self.col) if self.line else None
+
+    def _render(self) -> str:
+        if not self.line:
+            return self.message
+        head = f"{self.filename}:{self.line}:{self.col}: {self.message}"
+        if not self.source_line:
+            return head
+        shown, caret = _window(_blank_controls(self.source_line), self.col - 1)
+        # Keep tabs so the caret lines up however the terminal renders them.
+        pad = "".join(c if c == "\t" else " " for c in shown[:caret])
+        return f"{head}\n{shown}\n{pad}^"
+
+
+class ParseError(SparsecError):
+    """Malformed IR text (syntax, semantics, or a verifier failure found while parsing).
+
+    The message echoes the input, so its control characters are escaped and its middle is
+    elided past ``MAX_MESSAGE`` characters.
+    """
+
+    def __init__(self, message: str, filename: str, line: int, col: int, source_line: str = ""):
+        message = _elide_middle(_escape_controls(message), MAX_MESSAGE)
+        super().__init__(message, filename, line, col, source_line)
 
     @classmethod
     def at(cls, message: str, filename: str, text: str, line: int, col: int) -> ParseError:
@@ -34,14 +84,51 @@ class ParseError(Exception):
         source_line = lines[line - 1].removesuffix("\r") if 0 < line <= len(lines) else ""
         return cls(message, filename, line, col, source_line)
 
-    def _render(self) -> str:
-        head = f"{self.filename}:{self.line}:{self.col}: {self.message}"
-        if not self.source_line:
-            return head
-        shown, caret = _window(_blank_controls(self.source_line), self.col - 1)
-        # Keep tabs so the caret lines up however the terminal renders them.
-        pad = "".join(c if c == "\t" else " " for c in shown[:caret])
-        return f"{head}\n{shown}\n{pad}^"
+
+class IRError(SparsecError):
+    """An invalid IR construction or mutation (a bug in a pass or frontend)."""
+
+
+class VerificationError(SparsecError):
+    """An op breaks its definition.
+
+    An op's own checks raise it with the problem alone (``VerifyError`` is its other name);
+    the verifier re-raises it with ``op``, the offending op, and ``detail``, the message
+    without the op's location, so a parser can point a caret at the op instead.
+    """
+
+    def __init__(self, message: str, op: Operation | None = None, detail: str | None = None):
+        super().__init__(message)
+        self.op = op
+        self.detail = message if detail is None else detail
+
+    def position(self) -> tuple[str, int, int] | None:
+        location = self.op.location if self.op is not None else None
+        if location is None or not location.line:
+            return None
+        return location.file, location.line, location.col
+
+
+class PassError(SparsecError):
+    """A pass cannot run (bad option value, input it does not support); one line."""
+
+
+class PassFailure(PassError):
+    """A pass failed while running, or left invalid IR behind; the message names the pass.
+
+    ``cause`` is the error it wraps: the location of its diagnostic is the cause's.
+    """
+
+    def __init__(self, message: str, cause: SparsecError | None = None):
+        super().__init__(message)
+        self.cause = cause
+
+    def position(self) -> tuple[str, int, int] | None:
+        return self.cause.position() if self.cause is not None else None
+
+
+class PipelineError(SparsecError):
+    """A pass pipeline's text is malformed, names an unknown pass or a bad option."""
 
 
 # Control characters (and Unicode line breaks) from the text must not reach the terminal raw:

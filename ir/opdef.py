@@ -44,8 +44,7 @@ COMMUTATIVE = "commutative"
 CONSTANT_LIKE = "constant"  # materialises a compile-time value, no operands
 
 
-class VerifyError(Exception):
-    """An op breaks its definition; the verifier adds the op and its location."""
+from .diagnostics import VerificationError as VerifyError  # noqa: E402  (the same class)
 
 
 @dataclass(frozen=True)

@@ -7,20 +7,8 @@ else its position in the function), so a bad pass is easy to find.
 from __future__ import annotations
 
 from .core import Block, IRError, Operation
-from .opdef import OpDef, VerifyError, lookup
-
-
-class VerificationError(Exception):
-    """The module is invalid; the message names the op and its location.
-
-    ``op`` is the offending op (when there is one) and ``detail`` the message
-    without the location, so a parser can point a caret at the op instead.
-    """
-
-    def __init__(self, message: str, op: Operation | None = None, detail: str | None = None):
-        super().__init__(message)
-        self.op = op
-        self.detail = message if detail is None else detail
+from .diagnostics import VerificationError
+from .opdef import OpDef, lookup
 
 
 def verify(op: Operation) -> None:
@@ -73,34 +61,34 @@ def _verify_op(op: Operation) -> None:
         raise _fail(op, "is not a registered operation")
     try:
         _check_against(op, opdef)
-    except (VerifyError, IRError) as err:  # IRError: e.g. a cycle in a body the op inspects
+    except (VerificationError, IRError) as err:  # IRError: e.g. a cycle in a body the op inspects
         raise _fail(op, str(err)) from None
 
 
 def _check_against(op: Operation, opdef: OpDef) -> None:
     problem = opdef.check_operand_count(len(op.operands))
     if problem:
-        raise VerifyError(problem)
+        raise VerificationError(problem)
     if len(op.results) != len(opdef.results):
-        raise VerifyError(f"expects {len(opdef.results)} results, got {len(op.results)}")
+        raise VerificationError(f"expects {len(opdef.results)} results, got {len(op.results)}")
     if len(op.regions) != opdef.regions:
-        raise VerifyError(f"expects {opdef.regions} regions, got {len(op.regions)}")
+        raise VerificationError(f"expects {opdef.regions} regions, got {len(op.regions)}")
     for name, spec in opdef.properties.items():
         value = op.properties.get(name)
         if value is None:
             if not spec.optional:
-                raise VerifyError(f"requires property '{name}'")
+                raise VerificationError(f"requires property '{name}'")
         elif not isinstance(value, spec.kinds):
             kinds = " or ".join(k.__name__ for k in spec.kinds)
-            raise VerifyError(f"property '{name}' must be {kinds}, got {value}")
+            raise VerificationError(f"property '{name}' must be {kinds}, got {value}")
     unknown = sorted(set(op.properties) - set(opdef.properties))
     if unknown:
-        raise VerifyError(f"has unknown properties: {', '.join(unknown)}")
+        raise VerificationError(f"has unknown properties: {', '.join(unknown)}")
     if opdef.infer is not None:
         inferred = list(opdef.infer(op))
         declared = [r.type for r in op.results]
         if inferred != declared:
-            raise VerifyError(
+            raise VerificationError(
                 f"result types ({', '.join(map(str, declared))}) differ from the inferred "
                 f"({', '.join(map(str, inferred))})"
             )
