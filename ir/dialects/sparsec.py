@@ -8,6 +8,13 @@ layout, binary ops broadcast like numpy, axes are non-negative.
     %w = "sparsec.constant"() <{value = dense_resource<fc.weight> : tensor<4x8xf32>}>
         : () -> tensor<4x8xf32>
     %y = "sparsec.linear"(%x, %w) : (tensor<2x8xf32>, tensor<4x8xf32>) -> tensor<2x4xf32>
+
+What the code generator makes one kernel is written in the ops themselves (the ``fusion`` pass
+writes it): a linear's ``epilogue`` lists the stages after its bias (exact gelu, then + the
+residual, its last operand), and an attention's ``layout`` says which of query, key, value and
+result are stored ``[batch, seq, heads, dim]`` (bshd) rather than bhsd:
+
+    %z = "sparsec.linear"(%x, %w, %b, %r) <{epilogue = ["gelu", "residual"]}> : ...
 """
 
 from __future__ import annotations
