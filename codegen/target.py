@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import tvm
 from tvm.target import codegen as llvm_info
 
-from sparsec.errors import UserError
+from sparsec.ir.diagnostics import SparsecError
 from sparsec.threads import pool_size
 
 # float32 lanes of the widest vector register, for the first ISA extension the CPU has.
@@ -39,7 +39,7 @@ ISA_FEATURE_FLAGS = {
 }
 
 
-class TargetError(UserError):
+class TargetError(SparsecError):
     """A target spec that cannot be compiled for (unknown kind, CPU, or option)."""
 
 

@@ -42,7 +42,7 @@ from tvm.s_tir.transform import RemoveWeightLayoutRewriteBlock
 
 from sparsec.codegen.schedule import SCHEDULED, _is_scheduled, _work, generic_schedule
 from sparsec.codegen.target import CpuTarget
-from sparsec.errors import UserError
+from sparsec.ir.diagnostics import SparsecError
 from sparsec.passes.cost_model import cache_dir
 
 MIN_TUNED_WORK = 4096  # elements: below this a kernel takes about a microsecond either way
@@ -50,7 +50,7 @@ TRIALS_PER_ITERATION = 32  # candidates built and measured per search round
 BUILD_TIMEOUT = 120  # seconds per candidate: a busy machine compiles slowly (default: 30)
 
 
-class TuneError(UserError):
+class TuneError(SparsecError):
     """Tuning cannot run: bad trial count, unusable database folder, broken TVM install."""
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from sparsec.errors import UserError
+from sparsec.ir.diagnostics import SparsecError as UserError
 
 MANIFEST_VERSION = 2  # 2: cpu_features, bsr, params' finite; SHA256SUMS replaces library_sha256
 LIBRARY = "model.so"

@@ -44,9 +44,9 @@ from sparsec.artifact import (
     write_params,
 )
 from sparsec.atomic import atomic_path, write_text
-from sparsec.errors import UserError
 from sparsec.ir.attributes import DenseResourceAttr, DictAttr, StringAttr
 from sparsec.ir.core import Operation
+from sparsec.ir.diagnostics import SparsecError as UserError
 from sparsec.ir.printer import print_op
 from sparsec.passes import (
     Pass,

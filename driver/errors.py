@@ -1,4 +1,9 @@
-"""User-facing errors: one line, a non-zero exit, never a traceback."""
+"""The CLI side of errors: the one place where an error becomes `error: ...` and exit status 1.
+
+The errors themselves live in ``sparsec.ir.diagnostics`` (no CLI import there): the library
+raises them, the commands run inside ``reported_errors``. ``UserError`` is the root class,
+``SparsecError``, under the name the driver's code and older imports use.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +11,22 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import typer
+from sparsec.ir.diagnostics import SparsecError
+
+UserError = SparsecError
 
 
-class UserError(Exception):
-    """Bad input from the user (file, IR text, model, option); the message says what and where."""
+def format_error(err: object) -> str:
+    """``error: message``; a located error reads ``error: file:line:col: message``, then the
+    source line and a caret."""
+    return f"error: {str(err).rstrip()}"
 
 
 @contextmanager
 def reported_errors(*kinds: type[BaseException]) -> Iterator[None]:
-    """Turn ``UserError`` (and ``kinds``) into `error: ...` on stderr and exit code 1."""
+    """Print any ``SparsecError`` (and ``kinds``) as ``format_error`` does and exit with 1."""
     try:
         yield
-    except (UserError, *kinds) as err:
-        print(f"error: {err}", file=sys.stderr)
-        raise typer.Exit(1) from None
-
+    except (SparsecError, *kinds) as err:
+        print(format_error(err), file=sys.stderr)
+        raise SystemExit(1) from None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sparsec.errors import UserError
+from sparsec.ir.diagnostics import SparsecError
 
 
-class FrontendError(UserError):
+class FrontendError(SparsecError):
     """The model cannot be loaded, traced or translated; the message says why and where."""
 
 

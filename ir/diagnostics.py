@@ -18,6 +18,8 @@ Nothing here imports the CLI: the command line alone prefixes ``error: `` and ex
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -170,3 +172,66 @@ def end_position(text: str) -> tuple[int, int]:
     line = stripped.count("\n") + 1
     col = len(stripped) - (stripped.rfind("\n") + 1) + 1
     return line, col
+
+
+# Checking diagnostics against `// expected-error {{...}}` annotations, as mlir-opt's
+# --verify-diagnostics does. An annotation applies to its own line, to the line N away
+# (`@+N`, `@-N`), or to the nearest line above or below without an annotation (`@above`,
+# `@below`); the diagnostic's message must contain the text between the braces.
+_ANNOTATION = re.compile(
+    r"//.*?expected-(error|warning|note)\s*(@[+-][0-9]+|@above|@below)?\s*\{\{(.*?)\}\}"
+)
+
+
+@dataclass(frozen=True)
+class ExpectedDiagnostic:
+    """One annotation: a diagnostic of ``kind`` at ``line`` whose message contains ``text``."""
+
+    kind: str
+    line: int
+    text: str
+
+
+def expected_diagnostics(text: str) -> list[ExpectedDiagnostic]:
+    """The annotations of ``text``, with the 1-based lines they point at."""
+    lines = text.split("\n")
+    annotated = {n for n, line in enumerate(lines, 1) if _ANNOTATION.search(line)}
+    expected = []
+    for number, line in enumerate(lines, 1):
+        for match in _ANNOTATION.finditer(line):
+            kind, offset, message = match.groups()
+            target = _target_line(number, offset or "", annotated)
+            expected.append(ExpectedDiagnostic(kind, target, message))
+    return expected
+
+
+def _target_line(number: int, offset: str, annotated: set[int]) -> int:
+    if offset in ("@above", "@below"):
+        step = -1 if offset == "@above" else 1
+        target = number + step
+        while target in annotated:
+            target += step
+        return target
+    return number + int(offset[1:]) if offset else number
+
+
+def unmatched_diagnostics(filename: str, expected: list[ExpectedDiagnostic],
+                          produced: list[SparsecError]) -> list[str]:
+    """What differs between the errors ``produced`` and those ``expected``, one line each:
+    ``file:line:col: unexpected error: ...`` and ``file:line: expected error "..." was not
+    produced``. Empty when every expected error came and nothing else did."""
+    missing = list(expected)  # sparsec emits errors only: an expected warning or note stays
+    problems = []
+    for err in produced:
+        position = err.position()
+        line = position[1] if position else 0
+        found = next((e for e in missing if e.kind == "error" and e.line == line
+                      and e.text in err.message), None)
+        if found is not None:
+            missing.remove(found)
+            continue
+        where = ":".join(map(str, position)) if position else filename
+        problems.append(f"{where}: unexpected error: {err.message}")
+    problems += [f'{filename}:{e.line}: expected {e.kind} "{e.text}" was not produced'
+                 for e in missing]
+    return problems

@@ -6,9 +6,11 @@
 Imports neither torch nor tvm.
 """
 
-from .pass_base import Pass, PassError, option
-from .pass_manager import PassFailure, PassManager, TimingReport
-from .pipeline import PipelineError, format_pipeline, parse_pipeline
+from sparsec.ir.diagnostics import PassError, PassFailure, PipelineError
+
+from .pass_base import Pass, option
+from .pass_manager import PassManager, TimingReport
+from .pipeline import format_pipeline, parse_pipeline
 from .registry import get_pass_class, list_passes_text, register_pass, registered_passes
 from .rewrite import Pattern, RewriteResult, apply_patterns_greedily, replace_op
 

@@ -25,12 +25,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sparsec.ir.core import Operation
+from sparsec.ir.diagnostics import PassError
 
 OPTION_TYPES = "int, float, bool, str, tuple[str, ...] or tuple[int, ...]"
-
-
-class PassError(Exception):
-    """A pass cannot run (bad option value, input it does not support); one line."""
 
 
 def option(default: Any, help: str) -> Any:

@@ -17,14 +17,11 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from sparsec.ir.core import Operation
+from sparsec.ir.diagnostics import PassError, PassFailure, VerificationError
 from sparsec.ir.printer import print_op
-from sparsec.ir.verifier import VerificationError, verify
+from sparsec.ir.verifier import verify
 
-from .pass_base import Pass, PassError
-
-
-class PassFailure(Exception):
-    """A pass failed, or left invalid IR behind; the message names the pass."""
+from .pass_base import Pass
 
 
 class TimingReport:
@@ -88,7 +85,7 @@ class PassManager:
                 try:
                     pass_.apply(module)
                 except PassError as err:
-                    raise PassFailure(f"pass '{pass_.name}' failed: {err}") from None
+                    raise PassFailure(f"pass '{pass_.name}' failed: {err}", err) from None
             if self.verify_each:
                 self._verify_after(pass_, module)
             if self.print_ir_after_all or pass_.name in self.print_ir_after:
@@ -99,7 +96,7 @@ class PassManager:
             try:
                 verify(module)
             except VerificationError as err:
-                raise PassFailure(f"pass '{pass_.name}' produced invalid IR: {err}") from None
+                raise PassFailure(f"pass '{pass_.name}' produced invalid IR: {err}", err) from None
 
     def _dump(self, pass_: Pass, module: Operation) -> None:
         stream = self.ir_stream if self.ir_stream is not None else sys.stderr

@@ -13,13 +13,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .pass_base import Pass, PassError
+from sparsec.ir.diagnostics import PassError, PipelineError
+
+from .pass_base import Pass
 from .registry import get_pass_class, registered_passes
-
-
-class PipelineError(ValueError):
-    """A malformed pipeline, an unknown pass or option, or a bad option value."""
-
 
 _MODULE_ANCHOR = re.compile(r"builtin\.module\s*\((.*)\)", re.DOTALL)
 _ELEMENT = re.compile(r"\s*([A-Za-z_][\w.-]*)\s*(?:\{(.*)\})?\s*", re.DOTALL)

@@ -3,11 +3,15 @@
     sparsec opt model.mlir -p "canonicalize,cse,dce" -o out.mlir
     sparsec opt cases.mlir -p canonicalize --split-input-file | filecheck cases.mlir
     sparsec opt --list-passes
+    sparsec opt invalid.mlir --split-input-file --verify-diagnostics
 
 The output module records the passes run on it (the ``sparsec.pipeline``
 attribute, appended to), so that ``sparsec compile`` does not run them again.
-Parse errors print the ``file:line:col`` diagnostic with the line and a caret;
-any other bad input is one ``error: ...`` line; both exit with status 1.
+Errors print as ``error: ...`` (a located one as ``error: file:line:col: ...``
+with the line and a caret) and exit with status 1. With ``--verify-diagnostics``
+the errors must be the ones the input's ``// expected-error {{...}}`` comments
+announce instead (see ``sparsec.ir.diagnostics.expected_diagnostics``): each
+one missing or unexpected is printed, and only then is the exit status 1.
 """
 
 from __future__ import annotations
@@ -23,15 +27,13 @@ import typer
 
 from sparsec.atomic import current_umask
 from sparsec.compiler import record_pipeline
-from sparsec.errors import UserError, reported_errors
-from sparsec.ir.diagnostics import ParseError
+from sparsec.errors import UserError, format_error, reported_errors
+from sparsec.ir.diagnostics import SparsecError, expected_diagnostics, unmatched_diagnostics
 from sparsec.ir.parser import parse_module
 from sparsec.ir.printer import print_op
 from sparsec.passes import (
     Pass,
-    PassFailure,
     PassManager,
-    PipelineError,
     TimingReport,
     list_passes_text,
     parse_pipeline,
@@ -51,6 +53,7 @@ class OptSettings:
     print_ir_after: frozenset[str]
     elide_resources: bool
     timing: TimingReport
+    verify_diagnostics: bool = False
 
 
 def split_input(text: str) -> list[str]:
@@ -86,18 +89,22 @@ def run_opt(text: str, filename: str, settings: OptSettings, split: bool) -> tup
     """The output of every case that succeeded, and whether any failed.
 
     A failing case prints its diagnostic to stderr; with ``split`` the other
-    cases still run, so one run reports every failing case.
+    cases still run, so one run reports every failing case. With
+    ``settings.verify_diagnostics`` a case fails only when its errors differ
+    from those its annotations expect.
     """
     outputs, failed = [], False
     for case in split_input(text) if split else [text]:
+        errors = []
         try:
             outputs.append(process(case, filename, settings))
-        except ParseError as err:
-            print(str(err).rstrip("\n"), file=sys.stderr)
-            failed = True
-        except PassFailure as err:
-            print(f"error: {err}", file=sys.stderr)
-            failed = True
+        except SparsecError as err:
+            errors.append(err)
+        problems = (unmatched_diagnostics(filename, expected_diagnostics(case), errors)
+                    if settings.verify_diagnostics else errors)
+        for problem in problems:
+            print(format_error(problem), file=sys.stderr)
+        failed = failed or bool(problems)
     output = f"\n{SPLIT_MARKER}\n".join(outputs) + "\n" if outputs else ""
     return output, failed
 
@@ -172,12 +179,16 @@ def opt(
     no_verify: Annotated[
         bool, typer.Option("--no-verify", help="Skip verifying the input and after each pass.")
     ] = False,
+    verify_diagnostics: Annotated[
+        bool, typer.Option("--verify-diagnostics",
+                           help="Check errors against '// expected-error {{...}}' comments.")
+    ] = False,
 ) -> None:
     """Run a pass pipeline on IR text and print the result (like mlir-opt)."""
     if list_passes:
         print(list_passes_text())
         return
-    with reported_errors(PipelineError):
+    with reported_errors():
         settings = OptSettings(
             passes=parse_pipeline(pass_pipeline),
             verify=not no_verify,
@@ -185,6 +196,7 @@ def opt(
             print_ir_after=_checked_dump_names(print_ir_after or []),
             elide_resources=elide_resources,
             timing=TimingReport(),
+            verify_diagnostics=verify_diagnostics,
         )
         text, filename = read_input(file)
         result, failed = run_opt(text, filename, settings, split_input_file)
