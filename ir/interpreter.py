@@ -25,7 +25,23 @@ import scipy.special
 
 from .attributes import DenseElementsAttr, DenseResourceAttr
 from .core import Operation, Value
-from .dialects.sparsec import attention_layouts, linear_epilogue
+from .dialects.func import Func
+from .dialects.sparsec import (
+    Attention,
+    Compare,
+    Concat,
+    Cumsum,
+    Dropout,
+    Gelu,
+    LayerNorm,
+    Reduce,
+    Slice,
+    Softmax,
+    Take,
+    attention_layouts,
+    linear_epilogue,
+)
+from .matchers import BINARY_OPS, COMPARE_PREDICATES, REDUCE_KINDS, UNARY_OPS, ints, table_for
 from .types import FunctionType, TensorType, is_float, to_numpy_dtype
 
 
@@ -94,14 +110,14 @@ def find_function(module: Operation, name: str = "forward") -> Operation:
     """The ``func.func`` called ``name`` in ``module`` (or ``module`` itself if it is one)."""
     candidates = [module] if module.name == "func.func" else module.regions[0].block.ops
     for op in candidates:
-        if op.name == "func.func" and op.properties["sym_name"].value == name:
+        if op.name == "func.func" and Func(op).sym_name == name:
             return op
     raise InterpretError(f"no function named '{name}' in the module")
 
 
 def function_type(func: Operation) -> FunctionType:
     """The signature of a ``func.func``."""
-    return func.properties["function_type"].value
+    return Func(func).function_type
 
 
 def interpret(
@@ -193,14 +209,6 @@ def assert_equivalent(
 # -- helpers -------------------------------------------------------------------------
 
 
-def _prop(op: Operation, name: str):
-    return op.properties[name].value
-
-
-def _ints(op: Operation, name: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in op.properties[name])
-
-
 def _result_dtype(op: Operation, index: int = 0) -> np.dtype:
     return to_numpy_dtype(op.results[index].type.element_type)
 
@@ -245,7 +253,7 @@ def _pow(lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     return np.power(lhs, rhs)
 
 
-_BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+_BINARY = table_for(BINARY_OPS, {
     "sparsec.add": np.add,
     "sparsec.sub": np.subtract,
     "sparsec.mul": np.multiply,
@@ -255,16 +263,16 @@ _BINARY: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "sparsec.minimum": np.minimum,
     "sparsec.and": np.logical_and,
     "sparsec.or": np.logical_or,
-}
+})
 
-_COMPARE: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+_COMPARE = table_for(COMPARE_PREDICATES, {
     "eq": np.equal,
     "ne": np.not_equal,
     "lt": np.less,
     "le": np.less_equal,
     "gt": np.greater,
     "ge": np.greater_equal,
-}
+})
 
 _SQRT_2 = math.sqrt(2.0)  # Python floats keep float32 math in float32
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -276,7 +284,7 @@ def _gelu(x: np.ndarray, approximate: str) -> np.ndarray:
     return 0.5 * x * (1.0 + scipy.special.erf(x / _SQRT_2))
 
 
-_UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+_UNARY = table_for(UNARY_OPS, {
     "sparsec.neg": np.negative,
     "sparsec.exp": np.exp,
     "sparsec.log": np.log,
@@ -288,7 +296,7 @@ _UNARY: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sparsec.sigmoid": scipy.special.expit,  # stable for large |x|
     "sparsec.abs": np.abs,
     "sparsec.not": np.logical_not,
-}
+})
 
 
 def _register_elementwise() -> None:
@@ -303,7 +311,7 @@ _register_elementwise()
 
 @implements("sparsec.cmp")
 def _cmp(op: Operation, lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    return _COMPARE[_prop(op, "predicate")](lhs, rhs)
+    return _COMPARE[Compare(op).predicate](lhs, rhs)
 
 
 @implements("sparsec.where")
@@ -313,12 +321,12 @@ def _where(op: Operation, cond: np.ndarray, lhs: np.ndarray, rhs: np.ndarray) ->
 
 @implements("sparsec.gelu")
 def _gelu_op(op: Operation, x: np.ndarray) -> np.ndarray:
-    return _gelu(x, _prop(op, "approximate"))
+    return _gelu(x, Gelu(op).approximate)
 
 
 @implements("sparsec.dropout")
 def _dropout(op: Operation, x: np.ndarray) -> np.ndarray:
-    if _prop(op, "train"):
+    if Dropout(op).train:
         raise InterpretError("'sparsec.dropout' with train=true is random, not deterministic")
     return x
 
@@ -332,8 +340,9 @@ def _cast(op: Operation, x: np.ndarray) -> np.ndarray:
 
 
 @implements("sparsec.linear")
-def _linear(op: Operation, x: np.ndarray, weight: np.ndarray, *rest: np.ndarray) -> np.ndarray:
-    bias, residual = _bias_and_residual(op, rest)
+def _linear(
+    op: Operation, x: np.ndarray, weight: np.ndarray, bias=None, residual=None
+) -> np.ndarray:
     y = np.matmul(x, weight.T)
     return _epilogue(op, y if bias is None else y + bias, residual)
 
@@ -345,24 +354,17 @@ def _bsr_linear(
     data: np.ndarray,
     indices: np.ndarray,
     indptr: np.ndarray,
-    *rest: np.ndarray,
+    bias: np.ndarray | None = None,
+    residual: np.ndarray | None = None,
 ) -> np.ndarray:
     """``x @ W.T + b`` where W[N, K] is stored in BSR form, padded to whole blocks (see bsr.py)."""
-    bias, residual = _bias_and_residual(op, rest)
     weight = _bsr_matrix(op, data, indices, indptr)
-    n, k = _ints(op, "dense_shape")
+    n, k = ints(op, "dense_shape")
     rows = x.reshape(-1, k)
     padded = np.zeros((rows.shape[0], weight.shape[1]), dtype=x.dtype)
     padded[:, :k] = rows
     y = np.asarray(weight @ padded.T).T[:, :n].reshape((*x.shape[:-1], n))
     return _epilogue(op, y if bias is None else y + bias, residual)
-
-
-def _bias_and_residual(op: Operation, rest: Sequence[np.ndarray]) -> tuple[np.ndarray | None, ...]:
-    """The operands after a linear's weight: bias?, then the residual when the epilogue has one."""
-    residual = rest[-1] if "residual" in linear_epilogue(op) else None
-    bias = rest[0] if len(rest) > (residual is not None) else None
-    return bias, residual
 
 
 def _epilogue(op: Operation, y: np.ndarray, residual: np.ndarray | None) -> np.ndarray:
@@ -375,8 +377,8 @@ def _epilogue(op: Operation, y: np.ndarray, residual: np.ndarray | None) -> np.n
 def _bsr_matrix(
     op: Operation, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray
 ) -> scipy.sparse.bsr_matrix:
-    rows, cols = _ints(op, "block_shape")
-    n, k = _ints(op, "dense_shape")
+    rows, cols = ints(op, "block_shape")
+    n, k = ints(op, "dense_shape")
     block_rows, block_cols = -(-n // rows), -(-k // cols)
     if indptr[0] != 0 or np.any(np.diff(indptr) < 0) or indptr[-1] != len(indices):
         raise InterpretError(
@@ -401,7 +403,7 @@ def _attention(
     Operands and result in layout bshd are read and written with seq and heads swapped."""
     layouts = attention_layouts(op)
     q, k, v = (_heads_first(a, layout) for a, layout in zip((q, k, v), layouts[:3], strict=True))
-    scores = np.matmul(q, np.swapaxes(k, -1, -2)) * q.dtype.type(_prop(op, "scale"))
+    scores = np.matmul(q, np.swapaxes(k, -1, -2)) * q.dtype.type(Attention(op).scale)
     if mask is not None and mask.dtype == np.bool_:
         scores = np.where(mask, scores, -np.inf).astype(q.dtype)
     elif mask is not None:
@@ -423,17 +425,17 @@ def _heads_first(array: np.ndarray, layout: str) -> np.ndarray:
 
 @implements("sparsec.softmax")
 def _softmax(op: Operation, x: np.ndarray) -> np.ndarray:
-    axis = _prop(op, "axis")
+    axis = Softmax(op).axis
     shifted = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return shifted / np.sum(shifted, axis=axis, keepdims=True)
 
 
 @implements("sparsec.layer_norm")
 def _layer_norm(op: Operation, x: np.ndarray, weight=None, bias=None) -> np.ndarray:
-    axes = tuple(range(x.ndim - len(_ints(op, "normalized_shape")), x.ndim))
+    axes = tuple(range(x.ndim - len(ints(op, "normalized_shape")), x.ndim))
     mean = np.mean(x, axis=axes, keepdims=True)
     var = np.mean(np.square(x - mean), axis=axes, keepdims=True)  # biased, as torch
-    y = (x - mean) / np.sqrt(var + x.dtype.type(_prop(op, "epsilon")))
+    y = (x - mean) / np.sqrt(var + x.dtype.type(LayerNorm(op).epsilon))
     if weight is not None:
         y = y * weight
     return y if bias is None else y + bias
@@ -450,54 +452,54 @@ def _embedding(op: Operation, table: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 @implements("sparsec.take")
 def _take(op: Operation, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    axis = _prop(op, "axis")
+    axis = Take(op).axis
     _check_indices(ids, x.shape[axis], "take index", f" along axis {axis}")
     return np.take(x, ids, axis=axis)
 
 
 @implements("sparsec.reshape")
 def _reshape(op: Operation, x: np.ndarray) -> np.ndarray:
-    return x.reshape(_ints(op, "shape"))
+    return x.reshape(ints(op, "shape"))
 
 
 @implements("sparsec.permute")
 def _permute(op: Operation, x: np.ndarray) -> np.ndarray:
-    return np.transpose(x, _ints(op, "perm"))
+    return np.transpose(x, ints(op, "perm"))
 
 
 @implements("sparsec.slice")
 def _slice(op: Operation, x: np.ndarray) -> np.ndarray:
-    index = [slice(None)] * x.ndim
-    index[_prop(op, "axis")] = slice(_prop(op, "start"), _prop(op, "end"), _prop(op, "step"))
+    view, index = Slice(op), [slice(None)] * x.ndim
+    index[view.axis] = slice(view.start, view.end, view.step)
     return x[tuple(index)]
 
 
 @implements("sparsec.concat")
 def _concat(op: Operation, *inputs: np.ndarray) -> np.ndarray:
-    return np.concatenate(inputs, axis=_prop(op, "axis"))
+    return np.concatenate(inputs, axis=Concat(op).axis)
 
 
 @implements("sparsec.broadcast_to")
 def _broadcast_to(op: Operation, x: np.ndarray) -> np.ndarray:
-    return np.broadcast_to(x, _ints(op, "shape")).copy()
+    return np.broadcast_to(x, ints(op, "shape")).copy()
 
 
-_REDUCTIONS: dict[str, Callable[..., np.ndarray]] = {
+_REDUCTIONS = table_for(REDUCE_KINDS, {
     "sum": np.sum,
     "mean": np.mean,
     "max": np.max,
     "min": np.min,
-}
+})
 
 
 @implements("sparsec.reduce")
 def _reduce(op: Operation, x: np.ndarray) -> np.ndarray:
-    kind = _prop(op, "kind")
-    if kind not in _REDUCTIONS:
-        raise InterpretError(f"unknown reduction kind '{kind}'")
-    return _REDUCTIONS[kind](x, axis=_ints(op, "axes"), keepdims=_prop(op, "keepdim"))
+    view = Reduce(op)
+    if view.kind not in _REDUCTIONS:
+        raise InterpretError(f"unknown reduction kind '{view.kind}'")
+    return _REDUCTIONS[view.kind](x, axis=ints(op, "axes"), keepdims=view.keepdim)
 
 
 @implements("sparsec.cumsum")
 def _cumsum(op: Operation, x: np.ndarray) -> np.ndarray:
-    return np.cumsum(x, axis=_prop(op, "axis"), dtype=_result_dtype(op))
+    return np.cumsum(x, axis=Cumsum(op).axis, dtype=_result_dtype(op))

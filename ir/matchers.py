@@ -8,10 +8,15 @@
 and the canonical lists of op families: ``UNARY_OPS`` (``y = f(x)``, no properties),
 ``BINARY_OPS`` (``y = f(lhs, rhs)`` with broadcasting), ``COMPARE_PREDICATES`` of
 ``sparsec.cmp`` and ``REDUCE_KINDS`` of ``sparsec.reduce``. The interpreter and the
-lowering take these names from here and only map each to a numpy / Relax function.
+lowering take these names from here and only map each to a numpy / Relax function:
+
+    _UNARY = table_for(UNARY_OPS, {"sparsec.neg": np.negative, ...})
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 import numpy as np
 
@@ -29,6 +34,16 @@ BINARY_OPS = (
 )
 COMPARE_PREDICATES = ("eq", "ne", "lt", "le", "gt", "ge")
 REDUCE_KINDS = ("sum", "mean", "max", "min")
+
+T = TypeVar("T")
+
+
+def table_for(names: Sequence[str], table: Mapping[str, T]) -> dict[str, T]:
+    """``table``, checked to map exactly ``names`` (one of the lists above), nothing more."""
+    missing, extra = sorted(set(names) - set(table)), sorted(set(table) - set(names))
+    if missing or extra:
+        raise ValueError(f"table for {names[0]}, ...: missing {missing}, not in the list {extra}")
+    return dict(table)
 
 
 def ints(op: Operation, name: str) -> tuple[int, ...]:

@@ -33,6 +33,7 @@ from ..attributes import (
     StringAttr,
 )
 from ..core import Operation
+from ..matchers import COMPARE_PREDICATES, REDUCE_KINDS, ints
 from ..opdef import (
     COMMUTATIVE,
     CONSTANT_LIKE,
@@ -67,10 +68,6 @@ def _fmt_shape(shape: Sequence[int | None]) -> str:
     return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
-def _ints(op: Operation, name: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in op.properties[name])
-
-
 def _int(op: Operation, name: str) -> int:
     return int(op.properties[name].value)
 
@@ -83,7 +80,7 @@ def _axis(op: Operation, rank: int, name: str = "axis") -> int:
 
 
 def _pair(op: Operation, name: str) -> tuple[int, int]:
-    values = _ints(op, name)
+    values = ints(op, name)
     if len(values) != 2 or min(values) < 1:
         raise VerifyError(f"{name} must be two positive sizes, got {list(values)}")
     return values[0], values[1]
@@ -293,9 +290,9 @@ def infer_attention(op: Operation) -> list[Type]:
 def infer_layer_norm(op: Operation) -> list[Type]:
     x, *affine = _operand_types(op)
     _require_float("input", x)
-    normalized = _ints(op, "normalized_shape")
-    if op.properties["epsilon"].value < 0:
-        raise VerifyError(f"epsilon must be >= 0, got {op.properties['epsilon'].value}")
+    normalized = ints(op, "normalized_shape")
+    if LayerNorm(op).epsilon < 0:
+        raise VerifyError(f"epsilon must be >= 0, got {LayerNorm(op).epsilon}")
     if tuple(x.shape[x.rank - len(normalized) :]) != normalized:
         raise VerifyError(f"normalized_shape {list(normalized)} is not the trailing shape of {x}")
     for t in affine:
@@ -332,7 +329,7 @@ def infer_take(op: Operation) -> list[Type]:
 
 def infer_reshape(op: Operation) -> list[Type]:
     (x,) = _operand_types(op)
-    shape = _ints(op, "shape")
+    shape = ints(op, "shape")
     if any(d < 0 for d in shape):
         raise VerifyError(f"reshape target {list(shape)} must be fully static")
     if x.is_static and x.num_elements != math.prod(shape):  # exact: int64 would wrap
@@ -342,7 +339,7 @@ def infer_reshape(op: Operation) -> list[Type]:
 
 def infer_permute(op: Operation) -> list[Type]:
     (x,) = _operand_types(op)
-    perm = _ints(op, "perm")
+    perm = ints(op, "perm")
     if sorted(perm) != list(range(x.rank)):
         raise VerifyError(f"perm {list(perm)} is not a permutation of {x.rank} axes")
     return [x.with_shape(tuple(x.shape[p] for p in perm))]
@@ -382,24 +379,20 @@ def infer_concat(op: Operation) -> list[Type]:
 
 def infer_broadcast_to(op: Operation) -> list[Type]:
     (x,) = _operand_types(op)
-    shape = _ints(op, "shape")
+    shape = ints(op, "shape")
     if broadcast_shapes(x.shape, shape) != shape:
         raise VerifyError(f"cannot broadcast {x} to {list(shape)}")
     return [x.with_shape(shape)]
 
 
-REDUCE_KINDS = ("sum", "mean", "max", "min")
-
-
 def infer_reduce(op: Operation) -> list[Type]:
     (x,) = _operand_types(op)
-    axes = _ints(op, "axes")
+    axes = ints(op, "axes")
     if any(not 0 <= a < x.rank for a in axes) or len(set(axes)) != len(axes):
         raise VerifyError(f"axes {list(axes)} are invalid for rank {x.rank}")
-    kind = op.properties["kind"].value
+    kind, keep = Reduce(op).kind, Reduce(op).keepdim
     if kind not in REDUCE_KINDS:
         raise VerifyError(f"kind '{kind}' is not one of {', '.join(REDUCE_KINDS)}")
-    keep = op.properties["keepdim"].value
     shape = [1 if i in axes else d for i, d in enumerate(x.shape) if keep or i not in axes]
     return [x.with_shape(tuple(shape))]
 
@@ -504,11 +497,8 @@ Minimum = _binary("minimum", "min(lhs, rhs) (broadcasting).", COMMUTATIVE)
 LogicalAnd = _binary("and", "lhs and rhs on i1 tensors.", COMMUTATIVE, verify=verify_bool)
 LogicalOr = _binary("or", "lhs or rhs on i1 tensors.", COMMUTATIVE, verify=verify_bool)
 
-COMPARE_PREDICATES = ("eq", "ne", "lt", "le", "gt", "ge")
-
-
 def verify_compare(op: Operation) -> None:
-    predicate = op.properties["predicate"].value
+    predicate = Compare(op).predicate
     if predicate not in COMPARE_PREDICATES:
         raise VerifyError(f"predicate '{predicate}' is not one of {', '.join(COMPARE_PREDICATES)}")
 
@@ -546,12 +536,12 @@ def _unary(name: str, summary: str, properties: dict | None = None, verify=None)
 
 def verify_gelu(op: Operation) -> None:
     verify_float(op)
-    if op.properties["approximate"].value not in ("none", "tanh"):
+    if Gelu(op).approximate not in ("none", "tanh"):
         raise VerifyError("approximate must be \"none\" or \"tanh\"")
 
 
 def verify_dropout(op: Operation) -> None:
-    p = op.properties["p"].value
+    p = Dropout(op).p
     if not 0.0 <= p <= 1.0:
         raise VerifyError(f"dropout probability p must be in [0, 1], got {p}")
 
