@@ -70,15 +70,34 @@ class BlockShapeSelection(Pass):
     never puts a dense weight such as a pooler into BSR). Needs constant
     weights; runs ``sparsity-analysis`` itself on any linear it has not seen.
 
-    Before:
+    Before (run as ``block-shape-selection{block-shapes=2x1,1x2 cost-model=analytic}``):
 
-        %y = "sparsec.linear"(%x, %w) {sparsec.sparsity = {...}} : ...
+        ^bb0(%arg0: tensor<2x4xf32>):
+        %0 = "sparsec.constant"() <{value = dense<[[1.0, 0.0, 0.0, 2.0], [3.0, 0.0, 0.0, 4.0],
+            [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 5.0]]> : tensor<4x4xf32>}> : () -> tensor<4x4xf32>
+        %1 = "sparsec.linear"(%arg0, %0) {sparsec.sparsity = {blocks = {
+            "1x2" = {block_density = 0.625 : f64, fill = 0.5 : f64, nnzb = 5},
+            "2x1" = {block_density = 0.375 : f64, fill = 0.833333 : f64, nnzb = 3}},
+            density = 0.3125 : f64, nnz = 5, weight = "<inline>", zero_cols = 2,
+            zero_heads = array<i64>, zero_rows = 1}}
+            : (tensor<2x4xf32>, tensor<4x4xf32>) -> tensor<2x4xf32>
+        "func.return"(%1) : (tensor<2x4xf32>) -> ()
 
-    After:
+    After (this weight is too small for BSR to pay; a big one at this density picks a shape):
 
-        %y = "sparsec.linear"(%x, %w) {sparsec.decision = {block_shape = "32x1",
-            predicted_speedup = 8.3 : f64, reason = "cost model (analytic)"},
-            sparsec.sparsity = {...}} : ...
+        ^bb0(%arg0: tensor<2x4xf32>):
+        %0 = "sparsec.constant"() <{value = dense<[[1.0, 0.0, 0.0, 2.0], [3.0, 0.0, 0.0, 4.0],
+            [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 5.0]]> : tensor<4x4xf32>}> : () -> tensor<4x4xf32>
+        %1 = "sparsec.linear"(%arg0, %0) {sparsec.decision = {block_shape = "dense",
+            predicted_speedup = 1.0 : f64,
+            reason = "cost model (analytic): no shape beats dense by 1.1x"},
+            sparsec.sparsity = {blocks = {
+            "1x2" = {block_density = 0.625 : f64, fill = 0.5 : f64, nnzb = 5},
+            "2x1" = {block_density = 0.375 : f64, fill = 0.833333 : f64, nnzb = 3}},
+            density = 0.3125 : f64, nnz = 5, weight = "<inline>", zero_cols = 2,
+            zero_heads = array<i64>, zero_rows = 1}}
+            : (tensor<2x4xf32>, tensor<4x4xf32>) -> tensor<2x4xf32>
+        "func.return"(%1) : (tensor<2x4xf32>) -> ()
     """
 
     name = "block-shape-selection"

@@ -205,6 +205,7 @@ class Canonicalize(Pass):
 
     Before:
 
+        ^bb0(%arg0: tensor<2x4xf32>):
         %0 = "sparsec.reshape"(%arg0) <{shape = array<i64: 8>}> : (tensor<2x4xf32>) -> tensor<8xf32>
         %1 = "sparsec.reshape"(%0) <{shape = array<i64: 2, 4>}> : (tensor<8xf32>) -> tensor<2x4xf32>
         %2 = "sparsec.constant"() <{value = dense<1.0> : tensor<2x4xf32>}> : () -> tensor<2x4xf32>
@@ -215,6 +216,7 @@ class Canonicalize(Pass):
 
     After:
 
+        ^bb0(%arg0: tensor<2x4xf32>):
         "func.return"(%arg0) : (tensor<2x4xf32>) -> ()
     """
 

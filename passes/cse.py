@@ -57,17 +57,21 @@ class CSE(Pass):
 
     Before:
 
+        ^bb0(%arg0: tensor<4xf32>):
         %0 = "sparsec.constant"() <{value = dense<2.0> : tensor<4xf32>}> : () -> tensor<4xf32>
         %1 = "sparsec.constant"() <{value = dense<2.0> : tensor<4xf32>}> : () -> tensor<4xf32>
         %2 = "sparsec.mul"(%arg0, %0) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
         %3 = "sparsec.mul"(%arg0, %1) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
         %4 = "sparsec.add"(%2, %3) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+        "func.return"(%4) : (tensor<4xf32>) -> ()
 
     After:
 
+        ^bb0(%arg0: tensor<4xf32>):
         %0 = "sparsec.constant"() <{value = dense<2.0> : tensor<4xf32>}> : () -> tensor<4xf32>
         %1 = "sparsec.mul"(%arg0, %0) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
         %2 = "sparsec.add"(%1, %1) : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+        "func.return"(%2) : (tensor<4xf32>) -> ()
     """
 
     name = "cse"

@@ -38,12 +38,14 @@ class DCE(Pass):
 
     Before:
 
+        ^bb0(%arg0: tensor<4xf32>):
         %0 = "sparsec.neg"(%arg0) : (tensor<4xf32>) -> tensor<4xf32>
         %1 = "sparsec.exp"(%0) : (tensor<4xf32>) -> tensor<4xf32>
         "func.return"(%arg0) : (tensor<4xf32>) -> ()
 
     After (``%1`` is unused, which leaves ``%0`` unused too):
 
+        ^bb0(%arg0: tensor<4xf32>):
         "func.return"(%arg0) : (tensor<4xf32>) -> ()
     """
 

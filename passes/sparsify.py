@@ -51,17 +51,28 @@ class Sparsify(Pass):
 
     Before:
 
-        %w = "sparsec.constant"() <{value = dense_resource<fc.weight> : tensor<64x32xf32>}> : ...
-        %y = "sparsec.linear"(%x, %w) {sparsec.decision = {block_shape = "16x1", ...}} : ...
+        ^bb0(%arg0: tensor<2x4xf32>):
+        %0 = "sparsec.constant"() <{value = dense<[[1.0, 0.0, 0.0, 2.0], [3.0, 0.0, 0.0, 4.0],
+            [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 5.0]]> : tensor<4x4xf32>}> : () -> tensor<4x4xf32>
+        %1 = "sparsec.linear"(%arg0, %0) {sparsec.decision = {block_shape = "2x1",
+            predicted_speedup = 1.2 : f64, reason = "forced"}}
+            : (tensor<2x4xf32>, tensor<4x4xf32>) -> tensor<2x4xf32>
+        "func.return"(%1) : (tensor<2x4xf32>) -> ()
 
-    After:
+    After (3 of the 8 2x1 blocks hold a nonzero; a weight from a resource names them after it):
 
-        %d = "sparsec.constant"() <{value = dense_resource<fc.weight.bsr16x1.data> :
-            tensor<40x16x1xf32>}> : ...
-        %i = "sparsec.constant"() <{value = dense_resource<fc.weight.bsr16x1.indices> : ...
-        %p = "sparsec.constant"() <{value = dense_resource<fc.weight.bsr16x1.indptr> : ...
-        %y = "sparsec.bsr_linear"(%x, %d, %i, %p) <{block_shape = array<i64: 16, 1>,
-            dense_shape = array<i64: 64, 32>}> {sparsec.decision = {...}} : ...
+        ^bb0(%arg0: tensor<2x4xf32>):
+        %0 = "sparsec.constant"() <{value = dense_resource<linear0.weight.bsr2x1.data>
+            : tensor<3x2x1xf32>}> : () -> tensor<3x2x1xf32>
+        %1 = "sparsec.constant"() <{value = dense_resource<linear0.weight.bsr2x1.indices>
+            : tensor<3xi32>}> : () -> tensor<3xi32>
+        %2 = "sparsec.constant"() <{value = dense_resource<linear0.weight.bsr2x1.indptr>
+            : tensor<3xi32>}> : () -> tensor<3xi32>
+        %3 = "sparsec.bsr_linear"(%arg0, %0, %1, %2) <{block_shape = array<i64: 2, 1>,
+            dense_shape = array<i64: 4, 4>}> {sparsec.decision = {block_shape = "2x1",
+            predicted_speedup = 1.2 : f64, reason = "forced"}}
+            : (tensor<2x4xf32>, tensor<3x2x1xf32>, tensor<3xi32>, tensor<3xi32>) -> tensor<2x4xf32>
+        "func.return"(%3) : (tensor<2x4xf32>) -> ()
     """
 
     name = "sparsify"

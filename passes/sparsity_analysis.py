@@ -181,15 +181,26 @@ def parse_block_shapes(texts: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
 class SparsityAnalysis(Pass):
     """Measure density, block structure and structured zeros of every linear weight.
 
-    Before:
+    Before (run as ``sparsity-analysis{block-shapes=2x1,1x2}``):
 
-        %y = "sparsec.linear"(%x, %w) : (tensor<8x64xf32>, tensor<64x64xf32>) -> tensor<8x64xf32>
+        ^bb0(%arg0: tensor<2x4xf32>):
+        %0 = "sparsec.constant"() <{value = dense<[[1.0, 0.0, 0.0, 2.0], [3.0, 0.0, 0.0, 4.0],
+            [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 5.0]]> : tensor<4x4xf32>}> : () -> tensor<4x4xf32>
+        %1 = "sparsec.linear"(%arg0, %0) : (tensor<2x4xf32>, tensor<4x4xf32>) -> tensor<2x4xf32>
+        "func.return"(%1) : (tensor<2x4xf32>) -> ()
 
-    After (one entry in `blocks` per candidate shape):
+    After (one entry in ``blocks`` per candidate shape; row 2 and columns 1, 2 are zero):
 
-        %y = "sparsec.linear"(%x, %w) {sparsec.sparsity = {blocks = {"32x1" = {block_density =
-            0.1 : f64, fill = 1.0 : f64, nnzb = 13}}, density = 0.1 : f64, nnz = 410,
-            weight = "fc.weight", zero_cols = 0, zero_heads = array<i64>, zero_rows = 32}} : ...
+        ^bb0(%arg0: tensor<2x4xf32>):
+        %0 = "sparsec.constant"() <{value = dense<[[1.0, 0.0, 0.0, 2.0], [3.0, 0.0, 0.0, 4.0],
+            [0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 5.0]]> : tensor<4x4xf32>}> : () -> tensor<4x4xf32>
+        %1 = "sparsec.linear"(%arg0, %0) {sparsec.sparsity = {blocks = {
+            "1x2" = {block_density = 0.625 : f64, fill = 0.5 : f64, nnzb = 5},
+            "2x1" = {block_density = 0.375 : f64, fill = 0.833333 : f64, nnzb = 3}},
+            density = 0.3125 : f64, nnz = 5, weight = "<inline>", zero_cols = 2,
+            zero_heads = array<i64>, zero_rows = 1}}
+            : (tensor<2x4xf32>, tensor<4x4xf32>) -> tensor<2x4xf32>
+        "func.return"(%1) : (tensor<2x4xf32>) -> ()
     """
 
     name = "sparsity-analysis"
