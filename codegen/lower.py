@@ -38,12 +38,44 @@ from sparsec.codegen.scan import ScanPlan, cumsum_func
 from sparsec.codegen.schedule import mark_scheduled
 from sparsec.codegen.target import CpuTarget
 from sparsec.errors import UserError
-from sparsec.ir.attributes import DenseElementsAttr, DenseResourceAttr
+from sparsec.ir.attributes import DenseResourceAttr
 from sparsec.ir.bsr import BSR
 from sparsec.ir.core import BlockArgument, Operation, Value
 from sparsec.ir.dialects import func as func_dialect
-from sparsec.ir.dialects.sparsec import attention_layouts, linear_epilogue, swap_seq_heads
+from sparsec.ir.dialects.sparsec import (
+    Attention,
+    BroadcastTo,
+    BsrLinear,
+    Cast,
+    Compare,
+    Concat,
+    Cumsum,
+    Dropout,
+    Embedding,
+    Gelu,
+    LayerNorm,
+    Linear,
+    Matmul,
+    Permute,
+    Reduce,
+    Reshape,
+    Slice,
+    Softmax,
+    Take,
+    attention_layouts,
+    linear_epilogue,
+    swap_seq_heads,
+)
 from sparsec.ir.interpreter import find_function, function_type
+from sparsec.ir.matchers import (
+    BINARY_OPS,
+    COMPARE_PREDICATES,
+    REDUCE_KINDS,
+    UNARY_OPS,
+    constant_array,
+    ints,
+    table_for,
+)
 from sparsec.ir.types import TensorType
 
 
@@ -99,8 +131,7 @@ def _names(func: Operation, legacy_key: str, names: list[str]) -> list[str]:
     return legacy if not named and len(legacy) == len(names) else names
 
 
-_INDEX_PASSTHROUGH = ("sparsec.cast", "sparsec.reshape", "sparsec.permute", "sparsec.broadcast_to",
-                      "sparsec.slice")
+_INDEX_PASSTHROUGH = {d.name: d for d in (Cast, Reshape, Permute, BroadcastTo, Slice)}
 
 
 def index_bounds(func: Operation) -> dict[int, int]:
@@ -109,14 +140,14 @@ def index_bounds(func: Operation) -> dict[int, int]:
     bounds: dict[int, int] = {}
     for op in func.regions[0].block.ops:
         if op.name == "sparsec.embedding":
-            size, ids = op.operands[0].type.shape[0], op.operands[1]
+            size, ids = Embedding(op).table.type.shape[0], Embedding(op).indices
         elif op.name == "sparsec.take":
-            axis = int(op.properties["axis"].value)
-            size, ids = op.operands[0].type.shape[axis], op.operands[1]
+            take = Take(op)
+            size, ids = take.input.type.shape[int(take.axis)], take.indices
         else:
             continue
         while not isinstance(ids, BlockArgument) and ids.definer.name in _INDEX_PASSTHROUGH:
-            ids = ids.definer.operands[0]
+            ids = _INDEX_PASSTHROUGH[ids.definer.name](ids.definer).input
         if isinstance(ids, BlockArgument) and size is not None:
             bounds[ids.index] = min(bounds.get(ids.index, size), int(size))
     return bounds
@@ -137,7 +168,7 @@ class _Lowerer:
 
     def _resource_key(self, value: Value) -> str | None:
         """The parameter name of a constant: its resource key, or ``inline<n>`` for dense<...>."""
-        if _constant_array(value) is None:
+        if constant_array(value) is None:
             return None
         attr = value.definer.properties["value"]
         if isinstance(attr, DenseResourceAttr):
@@ -211,7 +242,7 @@ class _Lowerer:
     def _lower_op(self, op: Operation) -> None:
         if op.name == "sparsec.constant":
             return  # lowered where it is used (as a parameter, a packed weight, or inline)
-        if op.name in _BIAS_INDEX and _packable(op):
+        if op.name in _LINEARS and _packable(op):
             self.values[op.result] = self._packed_linear(op)
             return
         lowering = _LOWERINGS.get(op.name)
@@ -228,11 +259,12 @@ class _Lowerer:
 
     def _packed_linear(self, op: Operation) -> relax.Expr:
         """A linear with constant weights: its kernel, the epilogue in its store."""
-        x_type, out_type = op.operands[0].type, op.result.type
+        linear = _LINEARS[op.name](op)
+        x_type, out_type = linear.input.type, op.result.type
         k, n = x_type.shape[-1], out_type.shape[-1]
         m = math.prod(x_type.shape[:-1])
         epilogue = _epilogue(op)
-        args: list[relax.Expr] = [self._reshape(self._get(op.operands[0]), (m, k))]
+        args: list[relax.Expr] = [self._reshape(self._get(linear.input), (m, k))]
         if op.name == "sparsec.linear":
             func = self._dense_args(op, m, n, k, epilogue, args)
             family = "dense_linear"
@@ -240,56 +272,55 @@ class _Lowerer:
             func = self._bsr_args(op, m, epilogue, args)
             family = "bsr_linear"
         if epilogue.bias:
-            args.append(self._get(op.operands[_BIAS_INDEX[op.name]]))
+            args.append(self._get(linear.bias))
         if epilogue.residual:
-            args.append(self._reshape(self._get(op.operands[-1]), (m, n)))
+            args.append(self._reshape(self._get(linear.residual), (m, n)))
         y = self._call(func, family, args, (m, n))
         return self._reshape(y, out_type.shape)
 
     def _dense_args(self, op, m, n, k, epilogue, args) -> tvm.tirx.PrimFunc:
         plan = plan_dense_linear(m, n, k, self.target, epilogue)
-        weight = op.operands[1]
+        weight = Linear(op).weight
         key = self._resource_key(weight)
         if key is None:
             raise LoweringError(f"{_where(op)}: linear weight must be a constant to be packed")
         args.append(self._param(f"{key}:panels{plan.panel}",
-                                lambda: plan.pack(np.asarray(_constant_array(weight)))))
+                                lambda: plan.pack(np.asarray(constant_array(weight)))))
         return dense_linear_func(plan)
 
     def _bsr_args(self, op, m, epilogue, args) -> tvm.tirx.PrimFunc:
-        block = tuple(int(v) for v in op.properties["block_shape"])
-        n, k = (int(v) for v in op.properties["dense_shape"])
+        bsr = BsrLinear(op)
+        block, (n, k) = ints(op, "block_shape"), ints(op, "dense_shape")
         plan = plan_bsr_linear(m, n, k, block, self.target, epilogue)
-        data, indices, indptr = op.operands[1:4]
+        data, indices, indptr = bsr.data, bsr.indices, bsr.indptr
         keys = [self._resource_key(v) for v in (data, indices, indptr)]
         if None in keys:
             raise LoweringError(f"{_where(op)}: BSR data, indices and indptr must be constants")
 
         def packed() -> np.ndarray:
-            weight = BSR(np.asarray(_constant_array(data), np.float32),
-                         _constant_array(indices).astype(np.int32),
-                         _constant_array(indptr).astype(np.int32), block, (n, k))
+            weight = BSR(np.asarray(constant_array(data), np.float32),
+                         constant_array(indices).astype(np.int32),
+                         constant_array(indptr).astype(np.int32), block, (n, k))
             return plan.pack(weight)
 
         args.append(self._param(f"{keys[0]}:{plan.family}", packed))
         for value, key in zip((indices, indptr), keys[1:], strict=True):
             args.append(self._param(f"{key}:i32",
-                                    lambda v=value: _constant_array(v).astype(np.int32)))
+                                    lambda v=value: constant_array(v).astype(np.int32)))
         return bsr_linear_func(plan)
 
-    def linear_fallback(self, op: Operation, x, weight, *rest) -> relax.Expr:
+    def linear_fallback(self, op: Operation, x, weight, bias=None, residual=None) -> relax.Expr:
         """A linear whose weight is not a constant: batched matmul with the transposed weight,
         then the epilogue as separate ops."""
-        epilogue = _epilogue(op)
-        w_type = op.operands[1].type
+        w_type = Linear(op).weight.type
         wt = self._emit(relax.op.permute_dims(weight, [1, 0]))
         wt_type = TensorType(tuple(reversed(w_type.shape)), w_type.element_type)
-        y = self.matmul_of(op.operands[0].type, wt_type, op.result.type, x, wt)
-        if epilogue.bias:
-            y = self._emit(relax.op.add(y, rest[0]))
-        if epilogue.gelu:
+        y = self.matmul_of(Linear(op).input.type, wt_type, op.result.type, x, wt)
+        if bias is not None:
+            y = self._emit(relax.op.add(y, bias))
+        if "gelu" in linear_epilogue(op):
             y = self._emit(relax.op.nn.gelu(y))
-        return relax.op.add(y, rest[-1]) if epilogue.residual else y
+        return relax.op.add(y, residual) if residual is not None else y
 
     def matmul_of(self, lt: TensorType, rt: TensorType, out: TensorType, lhs, rhs) -> relax.Expr:
         """``lhs @ rhs`` with numpy broadcasting, through the batched matmul kernel."""
@@ -316,32 +347,23 @@ def _where(op: Operation) -> str:
     return str(op.location) if op.location else f"op '{op.name}'"
 
 
-_BIAS_INDEX = {"sparsec.linear": 2, "sparsec.bsr_linear": 4}
+_LINEARS = {d.name: d for d in (Linear, BsrLinear)}
 
 
 def _epilogue(op: Operation) -> Epilogue:
     """The epilogue of linear ``op``: its bias operand, then its ``epilogue`` stages."""
     stages = linear_epilogue(op)
-    residual = "residual" in stages
-    bias = len(op.operands) - residual > _BIAS_INDEX[op.name]
-    return Epilogue(bias=bias, gelu="gelu" in stages, residual=residual)
+    bias = _LINEARS[op.name](op).bias is not None
+    return Epilogue(bias=bias, gelu="gelu" in stages, residual="residual" in stages)
 
 
 def _packable(op: Operation) -> bool:
     """A float32 linear whose weight (BSR arrays) are constants, packed at build time."""
-    weights = op.operands[1:2] if op.name == "sparsec.linear" else op.operands[1:4]
-    return all(_dtype(v.type) == "float32" for v in (op.operands[0], op.result)) and all(
-        _constant_array(w) is not None for w in weights)
-
-
-def _constant_array(value: Value) -> np.ndarray | None:
-    if isinstance(value, BlockArgument) or value.definer.name != "sparsec.constant":
-        return None
-    attr = value.definer.properties["value"]
-    return np.asarray(attr.array) if isinstance(attr, DenseElementsAttr | DenseResourceAttr) \
-        else None
-
-
+    linear = _LINEARS[op.name](op)
+    weights = [linear.weight] if op.name == "sparsec.linear" else \
+        [linear.data, linear.indices, linear.indptr]
+    return all(_dtype(v.type) == "float32" for v in (linear.input, op.result)) and all(
+        constant_array(w) is not None for w in weights)
 
 
 # -- the table of simple lowerings ------------------------------------------------------------
@@ -359,33 +381,44 @@ def _lowers(*names: str) -> Callable[[Lowering], Lowering]:
     return register
 
 
-def _prop(op: Operation, name: str):
-    return op.properties[name].value
+# Ops the table has no entry for, and why (tests/ir/test_op_registry.py checks that every
+# registered op has an entry in the table or a line here).
+LOWERED_ELSEWHERE = {
+    "builtin.module": "holds the function; lower() finds it",
+    "func.func": "becomes Relax's main (_Lowerer.run)",
+    "func.return": "its operands are main's outputs (_Lowerer.run)",
+    "sparsec.constant": "lowered where it is used: a parameter, a packed weight or inline",
+    "sparsec.bsr_linear": "only with constant float32 BSR arrays, packed at build time "
+                          "(_packed_linear); no kernel takes BSR arrays computed at run time",
+}
 
 
-def _ints(op: Operation, name: str) -> list[int]:
-    return [int(v) for v in op.properties[name]]
+def lowered_ops() -> list[str]:
+    """Names of every op the table lowers, sorted."""
+    return sorted(_LOWERINGS)
 
 
-_BINARY = {
+_BINARY = table_for(BINARY_OPS, {
     "sparsec.add": relax.op.add, "sparsec.sub": relax.op.subtract,
     "sparsec.mul": relax.op.multiply, "sparsec.div": relax.op.divide,
     "sparsec.pow": relax.op.power, "sparsec.maximum": relax.op.maximum,
     "sparsec.minimum": relax.op.minimum, "sparsec.and": relax.op.logical_and,
     "sparsec.or": relax.op.logical_or,
-}
-_UNARY = {
+})
+_UNARY = table_for(UNARY_OPS, {
     "sparsec.neg": relax.op.negative, "sparsec.exp": relax.op.exp, "sparsec.log": relax.op.log,
     "sparsec.sqrt": relax.op.sqrt, "sparsec.rsqrt": relax.op.rsqrt, "sparsec.tanh": relax.op.tanh,
     "sparsec.erf": relax.op.erf, "sparsec.relu": relax.op.nn.relu,
     "sparsec.sigmoid": relax.op.sigmoid, "sparsec.abs": relax.op.abs,
     "sparsec.not": relax.op.logical_not,
-}
-_COMPARE = {
+})
+_COMPARE = table_for(COMPARE_PREDICATES, {
     "eq": relax.op.equal, "ne": relax.op.not_equal, "lt": relax.op.less,
     "le": relax.op.less_equal, "gt": relax.op.greater, "ge": relax.op.greater_equal,
-}
-_REDUCE = {"sum": relax.op.sum, "mean": relax.op.mean, "max": relax.op.max, "min": relax.op.min}
+})
+_REDUCE = table_for(REDUCE_KINDS, {
+    "sum": relax.op.sum, "mean": relax.op.mean, "max": relax.op.max, "min": relax.op.min,
+})
 
 
 def _register_elementwise() -> None:
@@ -400,7 +433,7 @@ _register_elementwise()
 
 @_lowers("sparsec.cmp")
 def _cmp(low: _Lowerer, op: Operation, a, b) -> relax.Expr:
-    return _COMPARE[_prop(op, "predicate")](a, b)
+    return _COMPARE[Compare(op).predicate](a, b)
 
 
 @_lowers("sparsec.where")
@@ -410,12 +443,12 @@ def _where_op(low: _Lowerer, op: Operation, cond, a, b) -> relax.Expr:
 
 @_lowers("sparsec.gelu")
 def _gelu(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    return relax.op.nn.gelu(x) if _prop(op, "approximate") == "none" else relax.op.nn.gelu_tanh(x)
+    return relax.op.nn.gelu(x) if Gelu(op).approximate == "none" else relax.op.nn.gelu_tanh(x)
 
 
 @_lowers("sparsec.dropout")
 def _dropout(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    if _prop(op, "train"):
+    if Dropout(op).train:
         raise LoweringError(f"{_where(op)}: dropout in training mode cannot be compiled")
     return x
 
@@ -424,28 +457,29 @@ def _dropout(low: _Lowerer, op: Operation, x) -> relax.Expr:
 def _cast(low: _Lowerer, op: Operation, x) -> relax.Expr:
     dtype = _dtype(op.result.type)
     if dtype == "bool":  # numpy and torch: nonzero is true (LLVM's truncation keeps one bit)
-        zero = relax.const(np.zeros((), _dtype(op.operands[0].type)))
+        zero = relax.const(np.zeros((), _dtype(Cast(op).input.type)))
         return relax.op.not_equal(x, zero)
     return relax.op.astype(x, dtype)
 
 
 @_lowers("sparsec.linear")
-def _linear_unpacked(low: _Lowerer, op: Operation, x, weight, *rest) -> relax.Expr:
-    return low.linear_fallback(op, x, weight, *rest)
+def _linear_unpacked(low: _Lowerer, op: Operation, x, weight, bias=None, residual=None
+                     ) -> relax.Expr:
+    return low.linear_fallback(op, x, weight, bias, residual)
 
 
 @_lowers("sparsec.matmul")
 def _matmul(low: _Lowerer, op: Operation, lhs, rhs) -> relax.Expr:
-    lt, rt = (v.type for v in op.operands)
-    return low.matmul_of(lt, rt, op.result.type, lhs, rhs)
+    view = Matmul(op)
+    return low.matmul_of(view.lhs.type, view.rhs.type, op.result.type, lhs, rhs)
 
 
 @_lowers("sparsec.attention")
 def _attention(low: _Lowerer, op: Operation, q, k, v, mask=None) -> relax.Expr:
-    layouts = attention_layouts(op)
+    layouts, view = attention_layouts(op), Attention(op)
     names = ("query", "key", "value")
-    qt, kt, vt = (swap_seq_heads(o.type, layout, name)
-                  for o, layout, name in zip(op.operands[:3], layouts[:3], names, strict=True))
+    qt, kt, vt = (swap_seq_heads(getattr(view, name).type, layout, name)
+                  for layout, name in zip(layouts[:3], names, strict=True))
     if any(_dtype(t) != "float32" for t in (qt, kt, vt)):
         raise LoweringError(f"{_where(op)}: attention is compiled for float32 only")
     _static_shape(op.result.type, "attention result")
@@ -461,7 +495,7 @@ def _attention(low: _Lowerer, op: Operation, q, k, v, mask=None) -> relax.Expr:
             low._batched(x, t, batch_shape, tail, bh[1] * bh[0]), (*bh, *tail)))
     kind, mask_shape = "none", None
     if mask is not None:
-        mt = op.operands[3].type
+        mt = view.mask.type
         kind = "bool" if _dtype(mt) == "bool" else "additive"
         mask_shape = tuple(int(n) for n in mt.shape)
         if not heads_first or len(mask_shape) != 4:  # else the kernel broadcasts it in place
@@ -470,7 +504,7 @@ def _attention(low: _Lowerer, op: Operation, q, k, v, mask=None) -> relax.Expr:
                                 mask_shape)
         args.append(mask)
     seq_major = tuple(layout == "bshd" for layout in layouts)
-    plan = AttentionPlan(bh[0], bh[1], sq, sk, d, dv, float(_prop(op, "scale")), kind,
+    plan = AttentionPlan(bh[0], bh[1], sq, sk, d, dv, float(view.scale), kind,
                          low.target.vector_lanes, seq_major, mask_shape, low.target.num_threads)
     if seq_major[3]:
         return low._call(attention_func(plan), "attention", args, (bh[0], sq, bh[1], dv))
@@ -480,26 +514,26 @@ def _attention(low: _Lowerer, op: Operation, q, k, v, mask=None) -> relax.Expr:
 
 @_lowers("sparsec.softmax")
 def _softmax(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    return relax.op.nn.softmax(x, axis=int(_prop(op, "axis")))
+    return relax.op.nn.softmax(x, axis=int(Softmax(op).axis))
 
 
 @_lowers("sparsec.layer_norm")
 def _layer_norm(low: _Lowerer, op: Operation, x, weight=None, bias=None) -> relax.Expr:
-    normalized = _ints(op, "normalized_shape")
+    view, normalized = LayerNorm(op), list(ints(op, "normalized_shape"))
     dtype = _dtype(op.result.type)
     weight = weight if weight is not None else relax.const(np.ones(normalized, dtype))
     bias = bias if bias is not None else relax.const(np.zeros(normalized, dtype))
-    shape = _static_shape(op.operands[0].type, "layer_norm input")
+    shape = _static_shape(view.input.type, "layer_norm input")
     if len(normalized) == 1 and dtype == "float32":
-        plan = LayerNormPlan(math.prod(shape[:-1]), shape[-1], float(_prop(op, "epsilon")),
+        plan = LayerNormPlan(math.prod(shape[:-1]), shape[-1], float(view.epsilon),
                              low.target.vector_lanes)
         rows = low._reshape(x, (plan.rows, plan.size))
         y = low._call(layer_norm_func(plan), "layer_norm", [rows, weight, bias],
                       (plan.rows, plan.size))
         return low._reshape(y, shape)
-    rank = op.operands[0].type.rank
+    rank = view.input.type.rank
     axes = list(range(rank - len(normalized), rank))
-    return relax.op.nn.layer_norm(x, weight, bias, axes, epsilon=float(_prop(op, "epsilon")))
+    return relax.op.nn.layer_norm(x, weight, bias, axes, epsilon=float(view.epsilon))
 
 
 @_lowers("sparsec.embedding")
@@ -510,49 +544,52 @@ def _embedding(low: _Lowerer, op: Operation, table, ids) -> relax.Expr:
 
 @_lowers("sparsec.take")
 def _take(low: _Lowerer, op: Operation, x, ids) -> relax.Expr:
-    return relax.op.take(x, ids, axis=int(_prop(op, "axis")), mode="clip")
+    return relax.op.take(x, ids, axis=int(Take(op).axis), mode="clip")
 
 
 @_lowers("sparsec.reshape")
 def _reshape(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    return relax.op.reshape(x, _ints(op, "shape"))
+    return relax.op.reshape(x, list(ints(op, "shape")))
 
 
 @_lowers("sparsec.permute")
 def _permute(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    return relax.op.permute_dims(x, _ints(op, "perm"))
+    return relax.op.permute_dims(x, list(ints(op, "perm")))
 
 
 @_lowers("sparsec.slice")
 def _slice(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    axis = int(_prop(op, "axis"))
-    size = int(op.operands[0].type.shape[axis])
-    start, end = min(int(_prop(op, "start")), size), min(int(_prop(op, "end")), size)
-    return relax.op.strided_slice(x, [axis], [start], [end], [int(_prop(op, "step"))],
+    view = Slice(op)
+    axis = int(view.axis)
+    size = int(view.input.type.shape[axis])
+    start, end = min(int(view.start), size), min(int(view.end), size)
+    return relax.op.strided_slice(x, [axis], [start], [end], [int(view.step)],
                                   assume_inbound=True)
 
 
 @_lowers("sparsec.concat")
 def _concat(low: _Lowerer, op: Operation, *xs) -> relax.Expr:
-    return relax.op.concat(list(xs), axis=int(_prop(op, "axis")))
+    return relax.op.concat(list(xs), axis=int(Concat(op).axis))
 
 
 @_lowers("sparsec.broadcast_to")
 def _broadcast_to(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    return relax.op.broadcast_to(x, _ints(op, "shape"))
+    return relax.op.broadcast_to(x, list(ints(op, "shape")))
 
 
 @_lowers("sparsec.reduce")
 def _reduce(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    return _REDUCE[_prop(op, "kind")](x, axis=_ints(op, "axes"), keepdims=_prop(op, "keepdim"))
+    view = Reduce(op)
+    return _REDUCE[view.kind](x, axis=list(ints(op, "axes")), keepdims=view.keepdim)
 
 
 @_lowers("sparsec.cumsum")
 def _cumsum(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    shape = _static_shape(op.operands[0].type, "cumsum input")
-    axis = int(_prop(op, "axis"))
+    view = Cumsum(op)
+    shape = _static_shape(view.input.type, "cumsum input")
+    axis = int(view.axis)
     outer, inner = math.prod(shape[:axis]), math.prod(shape[axis + 1:])
-    plan = ScanPlan(outer, shape[axis], inner, _dtype(op.operands[0].type),
+    plan = ScanPlan(outer, shape[axis], inner, _dtype(view.input.type),
                     _dtype(op.result.type), low.target.vector_lanes)
     view = low._reshape(x, (outer, shape[axis], inner))
     y = low._call(cumsum_func(plan), "cumsum", [view], (outer, shape[axis], inner),

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from sparsec.ir.attributes import DenseElementsAttr, DenseResourceAttr, i64_array
+from sparsec.ir.attributes import DenseElementsAttr, i64_array
 from sparsec.ir.core import Operation, Value
-from sparsec.ir.dialects.sparsec import Constant, Permute, Reshape
+from sparsec.ir.dialects.sparsec import Cast, Constant, Dropout, Neg, Permute, Reshape
 from sparsec.ir.interpreter import InterpretError, evaluate_op
+from sparsec.ir.matchers import constant_array, ints, producer, splat_value
 from sparsec.ir.opdef import CONSTANT_LIKE, PURE, has_trait
 from sparsec.ir.types import TensorType
 
@@ -22,37 +21,7 @@ from .pass_base import Pass, PassError, option
 from .registry import register_pass
 from .rewrite import Pattern, Replacement, apply_patterns_greedily
 
-# -- helpers -------------------------------------------------------------------
-
-
-def producer(value: Value, name: str) -> Operation | None:
-    """The op named ``name`` that defines ``value``, or None."""
-    definer = value.definer
-    return definer if isinstance(definer, Operation) and definer.name == name else None
-
-
-def constant_array(value: Value) -> np.ndarray | None:
-    """The data of a ``sparsec.constant`` value, or None (not a constant, or elided)."""
-    const = producer(value, "sparsec.constant")
-    attr = const.properties.get("value") if const else None
-    if isinstance(attr, DenseElementsAttr):
-        return attr.array
-    if isinstance(attr, DenseResourceAttr) and attr.resource.data is not None:
-        return attr.array
-    return None
-
-
-def splat_value(value: Value) -> int | float | bool | None:
-    """The scalar of an inline splat constant, or None."""
-    const = producer(value, "sparsec.constant")
-    attr = const.properties.get("value") if const else None
-    if isinstance(attr, DenseElementsAttr) and attr.is_splat:
-        return attr.array.reshape(-1)[0].item()
-    return None
-
-
-def _ints(op: Operation, name: str) -> tuple[int, ...]:
-    return tuple(int(v) for v in op.properties[name])
+# -- helpers (the matchers are ir/matchers.py's) ----------------------------------
 
 
 def _keeps_type(op: Operation, value: Value) -> Value | None:
@@ -65,31 +34,31 @@ def _keeps_type(op: Operation, value: Value) -> Value | None:
 
 def fold_identity_reshape(op: Operation) -> Replacement | None:
     """reshape(x) to x's own shape -> x"""
-    return _keeps_type(op, op.operands[0])
+    return _keeps_type(op, Reshape(op).input)
 
 
 def compose_reshapes(op: Operation) -> Replacement | None:
     """reshape(reshape(x)) -> reshape(x)"""
-    inner = producer(op.operands[0], "sparsec.reshape")
+    inner = producer(Reshape(op).input, "sparsec.reshape")
     if inner is None:
         return None
-    return Reshape.build([inner.operands[0]], {"shape": op.properties["shape"]})
+    return Reshape.build([Reshape(inner).input], {"shape": op.properties["shape"]})
 
 
 def fold_identity_permute(op: Operation) -> Replacement | None:
     """permute(x, [0, 1, ..., n-1]) -> x"""
-    perm = _ints(op, "perm")
-    return op.operands[0] if perm == tuple(range(len(perm))) else None
+    perm = ints(op, "perm")
+    return Permute(op).input if perm == tuple(range(len(perm))) else None
 
 
 def compose_permutes(op: Operation) -> Replacement | None:
     """permute(permute(x, p), q) -> permute(x, [p[i] for i in q])"""
-    inner = producer(op.operands[0], "sparsec.permute")
+    inner = producer(Permute(op).input, "sparsec.permute")
     if inner is None:
         return None
-    first, second = _ints(inner, "perm"), _ints(op, "perm")
+    first, second = ints(inner, "perm"), ints(op, "perm")
     perm = i64_array(first[i] for i in second)
-    return Permute.build([inner.operands[0]], {"perm": perm})
+    return Permute.build([Permute(inner).input], {"perm": perm})
 
 
 # -- elementwise identities ---------------------------------------------------------
@@ -97,9 +66,10 @@ def compose_permutes(op: Operation) -> Replacement | None:
 
 def remove_eval_dropout(op: Operation) -> Replacement | None:
     """dropout(x) with train=false or p=0 -> x"""
-    if op.properties["train"].value and op.properties["p"].value != 0.0:
+    dropout = Dropout(op)
+    if dropout.train and dropout.p != 0.0:
         return None
-    return _keeps_type(op, op.operands[0])
+    return _keeps_type(op, dropout.input)
 
 
 def _drop_neutral(op: Operation, neutral: int, commutative: bool) -> Replacement | None:
@@ -134,13 +104,13 @@ def fold_div_one(op: Operation) -> Replacement | None:
 
 def fold_double_neg(op: Operation) -> Replacement | None:
     """neg(neg(x)) -> x"""
-    inner = producer(op.operands[0], "sparsec.neg")
-    return inner.operands[0] if inner is not None else None
+    inner = producer(Neg(op).input, "sparsec.neg")
+    return Neg(inner).input if inner is not None else None
 
 
 def fold_identity_cast(op: Operation) -> Replacement | None:
     """cast(x) to x's own type -> x"""
-    return _keeps_type(op, op.operands[0])
+    return _keeps_type(op, Cast(op).input)
 
 
 # -- constant folding -------------------------------------------------------------------

@@ -19,23 +19,25 @@ from dataclasses import dataclass
 
 from sparsec.ir.attributes import ArrayAttr, Attribute, StringAttr
 from sparsec.ir.core import Operation, Value
-from sparsec.ir.dialects.sparsec import attention_layouts, linear_epilogue, swap_seq_heads
+from sparsec.ir.dialects.sparsec import (
+    BsrLinear,
+    Gelu,
+    Linear,
+    Permute,
+    attention_layouts,
+    linear_epilogue,
+    swap_seq_heads,
+)
+from sparsec.ir.matchers import ints, producer, sole_user
 from sparsec.ir.opdef import lookup
 from sparsec.ir.types import TensorType, Type
 
-from .canonicalize import producer
 from .pass_base import Pass
 from .registry import register_pass
 from .rewrite import replace_op
 
-LINEARS = {"sparsec.linear": 3, "sparsec.bsr_linear": 5}  # op -> operand count with a bias
+LINEARS = {d.name: d for d in (Linear, BsrLinear)}
 SWAP_SEQ_HEADS = (0, 2, 1, 3)
-
-
-def _sole_user(value: Value) -> Operation | None:
-    """The one op using ``value`` once, unless that is the function's return."""
-    uses = value.uses
-    return uses[0].user if len(uses) == 1 and uses[0].user.name != "func.return" else None
 
 
 def _is_f32(value: Value) -> bool:
@@ -44,8 +46,10 @@ def _is_f32(value: Value) -> bool:
 
 def _weights_constant(op: Operation) -> bool:
     """A float32 linear whose weight (BSR arrays) are constants: the kernels pack them."""
-    weights = op.operands[1:LINEARS[op.name] - 1]
-    return _is_f32(op.operands[0]) and _is_f32(op.result) and all(
+    linear = LINEARS[op.name](op)
+    weights = [linear.weight] if op.name == "sparsec.linear" else \
+        [linear.data, linear.indices, linear.indptr]
+    return _is_f32(linear.input) and _is_f32(op.result) and all(
         producer(w, "sparsec.constant") is not None for w in weights)
 
 
@@ -62,14 +66,16 @@ def fuse_epilogue(op: Operation) -> bool:
     if not _weights_constant(op):
         return False
     stages, chain, extra = list(linear_epilogue(op)), [op], []
-    user = _sole_user(op.result)
+    user = sole_user(op.result)
     if not stages and user is not None and user.name == "sparsec.gelu" \
-            and user.properties["approximate"].value == "none":
+            and Gelu(user).approximate == "none":
         stages.append("gelu")
         chain.append(user)
-        user = _sole_user(user.result)
+        user = sole_user(user.result)
     residual = _residual_of(user, chain[-1].result)
-    if "residual" not in stages and residual is not None and len(op.operands) == LINEARS[op.name]:
+    linear = LINEARS[op.name](op)
+    if "residual" not in stages and residual is not None and linear.bias is not None \
+            and linear.residual is None:
         stages.append("residual")
         chain.append(user)
         extra.append(residual)
@@ -94,7 +100,7 @@ def absorb_permutes(op: Operation) -> bool:
         source = _swapped_source(operands[i])
         if layouts[i] == "bhsd" and source is not None and operands[i].type.shape[:2] == batch:
             operands[i], layouts[i] = source, "bshd"
-    user = _sole_user(op.result)
+    user = sole_user(op.result)
     fold_result = layouts[3] == "bhsd" and user is not None \
         and _swapped_source(user.result) is op.result
     if fold_result:
@@ -124,9 +130,9 @@ def _rebuilt(op: Operation, operands: list[Value], prop: str, value: Attribute,
 def _swapped_source(value: Value) -> Value | None:
     """``x`` when ``value`` is ``permute(x, [0, 2, 1, 3])``."""
     permute = producer(value, "sparsec.permute")
-    if permute is None or tuple(int(p) for p in permute.properties["perm"]) != SWAP_SEQ_HEADS:
+    if permute is None or ints(permute, "perm") != SWAP_SEQ_HEADS:
         return None
-    return permute.operands[0]
+    return Permute(permute).input
 
 
 @register_pass

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sparsec.ir.attributes import DenseResourceAttr, i64_array, is_bare_id
 from sparsec.ir.bsr import BSR, dense_to_bsr, parse_block_shape
 from sparsec.ir.core import Operation, Value
-from sparsec.ir.dialects.sparsec import BsrLinear, Constant
+from sparsec.ir.dialects.sparsec import BsrLinear, Constant, Linear
 
 from .block_shape_selection import DENSE, read_decision
 from .dce import erase_dead_ops
@@ -24,12 +24,13 @@ def _resource_constant(key: str, array) -> Value:
 def bsr_linear_for(op: Operation, bsr: BSR, weight_key: str) -> Operation:
     """The `bsr_linear` that computes what the linear ``op`` computes, with ``bsr`` weights."""
     prefix = f"{weight_key}.bsr{bsr.block[0]}x{bsr.block[1]}"
+    linear = Linear(op)
     operands = [
-        op.operands[0],
+        linear.input,
         _resource_constant(f"{prefix}.data", bsr.data),
         _resource_constant(f"{prefix}.indices", bsr.indices),
         _resource_constant(f"{prefix}.indptr", bsr.indptr),
-        *op.operands[2:],  # the bias and a fused residual, if any
+        *[v for v in (linear.bias, linear.residual) if v is not None],  # a residual needs a bias
     ]
     props = {"block_shape": i64_array(bsr.block), "dense_shape": i64_array(bsr.dense_shape)}
     if "epilogue" in op.properties:  # the fusion pass ran first

@@ -27,6 +27,8 @@ from sparsec.ir.attributes import (
 )
 from sparsec.ir.bsr import grouped_any, parse_block_shape
 from sparsec.ir.core import Operation, Value
+from sparsec.ir.dialects.sparsec import Linear, Reshape
+from sparsec.ir.matchers import producer
 from sparsec.ir.types import TensorType, f64
 
 from .pass_base import Pass, PassError, option
@@ -82,8 +84,8 @@ def block_masks(
 
 def weight_of(linear: Operation) -> tuple[str, np.ndarray] | None:
     """The (name, data) of a linear's constant weight, or None if it is not a known constant."""
-    definer = linear.operands[1].definer
-    if not isinstance(definer, Operation) or definer.name != "sparsec.constant":
+    definer = producer(Linear(linear).weight, "sparsec.constant")
+    if definer is None:
         return None
     attr = definer.properties["value"]
     if isinstance(attr, DenseResourceAttr):
@@ -97,7 +99,7 @@ def _reshape_dims(op: Operation | None, size: int) -> tuple[int, int] | None:
     """(heads, head size) when ``op`` is a reshape whose last two dims split ``size``."""
     if op is None or op.name != "sparsec.reshape":
         return None
-    shapes = [tuple(op.properties["shape"]), tuple(op.operands[0].type.shape)]
+    shapes = [Reshape(op).shape, tuple(Reshape(op).input.type.shape)]
     for shape in shapes:
         if len(shape) >= 2 and shape[-2] * shape[-1] == size and shape[-1] != size:
             return int(shape[-2]), int(shape[-1])
@@ -111,12 +113,12 @@ def _defining_op(value: Value) -> Operation | None:
 
 def head_layout(linear: Operation) -> tuple[str, int, int] | None:
     """("rows" | "cols", heads, head size) when the linear feeds or reads split heads."""
-    n, k = linear.operands[1].type.shape
+    n, k = Linear(linear).weight.type.shape
     for user in linear.result.users:
         dims = _reshape_dims(user, n)
         if dims:
             return ("rows", *dims)
-    dims = _reshape_dims(_defining_op(linear.operands[0]), k)
+    dims = _reshape_dims(_defining_op(Linear(linear).input), k)
     return ("cols", *dims) if dims else None
 
 
@@ -224,6 +226,6 @@ def read_sparsity(op: Operation) -> DictAttr | None:
 
 
 def weight_shape(op: Operation) -> tuple[int, int]:
-    t = op.operands[1].type
+    t = Linear(op).weight.type
     assert isinstance(t, TensorType)
     return int(t.shape[0]), int(t.shape[1])

@@ -46,6 +46,25 @@ def test_interpreter_implements_only_registered_ops():
     assert not stale, f"implementations of unknown ops: {stale}"
 
 
+@pytest.fixture(scope="module")
+def lower():
+    pytest.importorskip("tvm")  # only this part needs TVM
+    return importlib.import_module("sparsec.codegen.lower")
+
+
+@pytest.mark.parametrize("name", ALL_OPS)
+def test_op_has_a_lowering_or_says_why_not(lower, name):
+    assert name in lower.lowered_ops() or name in lower.LOWERED_ELSEWHERE, (
+        f"'{name}' has no lowering in codegen/lower.py and is not in its LOWERED_ELSEWHERE")
+
+
+def test_lowering_lists_only_registered_ops_once(lower):
+    tabled, elsewhere = set(lower.lowered_ops()), set(lower.LOWERED_ELSEWHERE)
+    assert not (tabled | elsewhere) - set(ALL_OPS), sorted((tabled | elsewhere) - set(ALL_OPS))
+    assert not tabled & elsewhere, f"lowered and listed as lowered elsewhere: {tabled & elsewhere}"
+    assert all(reason.strip() for reason in lower.LOWERED_ELSEWHERE.values())
+
+
 # -- op families: the one list each, and the registry agree ------------------------------------
 
 
