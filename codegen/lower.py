@@ -42,30 +42,8 @@ from sparsec.ir.attributes import DenseResourceAttr
 from sparsec.ir.bsr import BSR
 from sparsec.ir.core import BlockArgument, Operation, Value
 from sparsec.ir.dialects import func as func_dialect
-from sparsec.ir.dialects.sparsec import (
-    Attention,
-    BroadcastTo,
-    BsrLinear,
-    Cast,
-    Compare,
-    Concat,
-    Cumsum,
-    Dropout,
-    Embedding,
-    Gelu,
-    LayerNorm,
-    Linear,
-    Matmul,
-    Permute,
-    Reduce,
-    Reshape,
-    Slice,
-    Softmax,
-    Take,
-    attention_layouts,
-    linear_epilogue,
-    swap_seq_heads,
-)
+from sparsec.ir.dialects import sparsec
+from sparsec.ir.dialects.sparsec import attention_layouts, linear_epilogue, swap_seq_heads
 from sparsec.ir.interpreter import find_function, function_type
 from sparsec.ir.matchers import (
     BINARY_OPS,
@@ -131,7 +109,8 @@ def _names(func: Operation, legacy_key: str, names: list[str]) -> list[str]:
     return legacy if not named and len(legacy) == len(names) else names
 
 
-_INDEX_PASSTHROUGH = {d.name: d for d in (Cast, Reshape, Permute, BroadcastTo, Slice)}
+_INDEX_PASSTHROUGH = {d.name: d for d in (
+    sparsec.Cast, sparsec.Reshape, sparsec.Permute, sparsec.BroadcastTo, sparsec.Slice)}
 
 
 def index_bounds(func: Operation) -> dict[int, int]:
@@ -140,9 +119,9 @@ def index_bounds(func: Operation) -> dict[int, int]:
     bounds: dict[int, int] = {}
     for op in func.regions[0].block.ops:
         if op.name == "sparsec.embedding":
-            size, ids = Embedding(op).table.type.shape[0], Embedding(op).indices
+            size, ids = sparsec.Embedding(op).table.type.shape[0], sparsec.Embedding(op).indices
         elif op.name == "sparsec.take":
-            take = Take(op)
+            take = sparsec.Take(op)
             size, ids = take.input.type.shape[int(take.axis)], take.indices
         else:
             continue
@@ -280,7 +259,7 @@ class _Lowerer:
 
     def _dense_args(self, op, m, n, k, epilogue, args) -> tvm.tirx.PrimFunc:
         plan = plan_dense_linear(m, n, k, self.target, epilogue)
-        weight = Linear(op).weight
+        weight = sparsec.Linear(op).weight
         key = self._resource_key(weight)
         if key is None:
             raise LoweringError(f"{_where(op)}: linear weight must be a constant to be packed")
@@ -289,7 +268,7 @@ class _Lowerer:
         return dense_linear_func(plan)
 
     def _bsr_args(self, op, m, epilogue, args) -> tvm.tirx.PrimFunc:
-        bsr = BsrLinear(op)
+        bsr = sparsec.BsrLinear(op)
         block, (n, k) = ints(op, "block_shape"), ints(op, "dense_shape")
         plan = plan_bsr_linear(m, n, k, block, self.target, epilogue)
         data, indices, indptr = bsr.data, bsr.indices, bsr.indptr
@@ -312,10 +291,10 @@ class _Lowerer:
     def linear_fallback(self, op: Operation, x, weight, bias=None, residual=None) -> relax.Expr:
         """A linear whose weight is not a constant: batched matmul with the transposed weight,
         then the epilogue as separate ops."""
-        w_type = Linear(op).weight.type
+        w_type = sparsec.Linear(op).weight.type
         wt = self._emit(relax.op.permute_dims(weight, [1, 0]))
         wt_type = TensorType(tuple(reversed(w_type.shape)), w_type.element_type)
-        y = self.matmul_of(Linear(op).input.type, wt_type, op.result.type, x, wt)
+        y = self.matmul_of(sparsec.Linear(op).input.type, wt_type, op.result.type, x, wt)
         if bias is not None:
             y = self._emit(relax.op.add(y, bias))
         if "gelu" in linear_epilogue(op):
@@ -347,7 +326,7 @@ def _where(op: Operation) -> str:
     return str(op.location) if op.location else f"op '{op.name}'"
 
 
-_LINEARS = {d.name: d for d in (Linear, BsrLinear)}
+_LINEARS = {d.name: d for d in (sparsec.Linear, sparsec.BsrLinear)}
 
 
 def _epilogue(op: Operation) -> Epilogue:
@@ -433,7 +412,7 @@ _register_elementwise()
 
 @_lowers("sparsec.cmp")
 def _cmp(low: _Lowerer, op: Operation, a, b) -> relax.Expr:
-    return _COMPARE[Compare(op).predicate](a, b)
+    return _COMPARE[sparsec.Compare(op).predicate](a, b)
 
 
 @_lowers("sparsec.where")
@@ -443,12 +422,13 @@ def _where_op(low: _Lowerer, op: Operation, cond, a, b) -> relax.Expr:
 
 @_lowers("sparsec.gelu")
 def _gelu(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    return relax.op.nn.gelu(x) if Gelu(op).approximate == "none" else relax.op.nn.gelu_tanh(x)
+    exact = sparsec.Gelu(op).approximate == "none"
+    return relax.op.nn.gelu(x) if exact else relax.op.nn.gelu_tanh(x)
 
 
 @_lowers("sparsec.dropout")
 def _dropout(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    if Dropout(op).train:
+    if sparsec.Dropout(op).train:
         raise LoweringError(f"{_where(op)}: dropout in training mode cannot be compiled")
     return x
 
@@ -457,7 +437,7 @@ def _dropout(low: _Lowerer, op: Operation, x) -> relax.Expr:
 def _cast(low: _Lowerer, op: Operation, x) -> relax.Expr:
     dtype = _dtype(op.result.type)
     if dtype == "bool":  # numpy and torch: nonzero is true (LLVM's truncation keeps one bit)
-        zero = relax.const(np.zeros((), _dtype(Cast(op).input.type)))
+        zero = relax.const(np.zeros((), _dtype(sparsec.Cast(op).input.type)))
         return relax.op.not_equal(x, zero)
     return relax.op.astype(x, dtype)
 
@@ -470,13 +450,13 @@ def _linear_unpacked(low: _Lowerer, op: Operation, x, weight, bias=None, residua
 
 @_lowers("sparsec.matmul")
 def _matmul(low: _Lowerer, op: Operation, lhs, rhs) -> relax.Expr:
-    view = Matmul(op)
+    view = sparsec.Matmul(op)
     return low.matmul_of(view.lhs.type, view.rhs.type, op.result.type, lhs, rhs)
 
 
 @_lowers("sparsec.attention")
 def _attention(low: _Lowerer, op: Operation, q, k, v, mask=None) -> relax.Expr:
-    layouts, view = attention_layouts(op), Attention(op)
+    layouts, view = attention_layouts(op), sparsec.Attention(op)
     names = ("query", "key", "value")
     qt, kt, vt = (swap_seq_heads(getattr(view, name).type, layout, name)
                   for layout, name in zip(layouts[:3], names, strict=True))
@@ -514,12 +494,12 @@ def _attention(low: _Lowerer, op: Operation, q, k, v, mask=None) -> relax.Expr:
 
 @_lowers("sparsec.softmax")
 def _softmax(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    return relax.op.nn.softmax(x, axis=int(Softmax(op).axis))
+    return relax.op.nn.softmax(x, axis=int(sparsec.Softmax(op).axis))
 
 
 @_lowers("sparsec.layer_norm")
 def _layer_norm(low: _Lowerer, op: Operation, x, weight=None, bias=None) -> relax.Expr:
-    view, normalized = LayerNorm(op), list(ints(op, "normalized_shape"))
+    view, normalized = sparsec.LayerNorm(op), list(ints(op, "normalized_shape"))
     dtype = _dtype(op.result.type)
     weight = weight if weight is not None else relax.const(np.ones(normalized, dtype))
     bias = bias if bias is not None else relax.const(np.zeros(normalized, dtype))
@@ -544,7 +524,7 @@ def _embedding(low: _Lowerer, op: Operation, table, ids) -> relax.Expr:
 
 @_lowers("sparsec.take")
 def _take(low: _Lowerer, op: Operation, x, ids) -> relax.Expr:
-    return relax.op.take(x, ids, axis=int(Take(op).axis), mode="clip")
+    return relax.op.take(x, ids, axis=int(sparsec.Take(op).axis), mode="clip")
 
 
 @_lowers("sparsec.reshape")
@@ -559,7 +539,7 @@ def _permute(low: _Lowerer, op: Operation, x) -> relax.Expr:
 
 @_lowers("sparsec.slice")
 def _slice(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    view = Slice(op)
+    view = sparsec.Slice(op)
     axis = int(view.axis)
     size = int(view.input.type.shape[axis])
     start, end = min(int(view.start), size), min(int(view.end), size)
@@ -569,7 +549,7 @@ def _slice(low: _Lowerer, op: Operation, x) -> relax.Expr:
 
 @_lowers("sparsec.concat")
 def _concat(low: _Lowerer, op: Operation, *xs) -> relax.Expr:
-    return relax.op.concat(list(xs), axis=int(Concat(op).axis))
+    return relax.op.concat(list(xs), axis=int(sparsec.Concat(op).axis))
 
 
 @_lowers("sparsec.broadcast_to")
@@ -579,13 +559,13 @@ def _broadcast_to(low: _Lowerer, op: Operation, x) -> relax.Expr:
 
 @_lowers("sparsec.reduce")
 def _reduce(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    view = Reduce(op)
+    view = sparsec.Reduce(op)
     return _REDUCE[view.kind](x, axis=list(ints(op, "axes")), keepdims=view.keepdim)
 
 
 @_lowers("sparsec.cumsum")
 def _cumsum(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    view = Cumsum(op)
+    view = sparsec.Cumsum(op)
     shape = _static_shape(view.input.type, "cumsum input")
     axis = int(view.axis)
     outer, inner = math.prod(shape[:axis]), math.prod(shape[axis + 1:])

@@ -25,22 +25,9 @@ import scipy.special
 
 from .attributes import DenseElementsAttr, DenseResourceAttr
 from .core import Operation, Value
+from .dialects import sparsec
 from .dialects.func import Func
-from .dialects.sparsec import (
-    Attention,
-    Compare,
-    Concat,
-    Cumsum,
-    Dropout,
-    Gelu,
-    LayerNorm,
-    Reduce,
-    Slice,
-    Softmax,
-    Take,
-    attention_layouts,
-    linear_epilogue,
-)
+from .dialects.sparsec import attention_layouts, linear_epilogue
 from .matchers import BINARY_OPS, COMPARE_PREDICATES, REDUCE_KINDS, UNARY_OPS, ints, table_for
 from .types import FunctionType, TensorType, is_float, to_numpy_dtype
 
@@ -311,7 +298,7 @@ _register_elementwise()
 
 @implements("sparsec.cmp")
 def _cmp(op: Operation, lhs: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    return _COMPARE[Compare(op).predicate](lhs, rhs)
+    return _COMPARE[sparsec.Compare(op).predicate](lhs, rhs)
 
 
 @implements("sparsec.where")
@@ -321,12 +308,12 @@ def _where(op: Operation, cond: np.ndarray, lhs: np.ndarray, rhs: np.ndarray) ->
 
 @implements("sparsec.gelu")
 def _gelu_op(op: Operation, x: np.ndarray) -> np.ndarray:
-    return _gelu(x, Gelu(op).approximate)
+    return _gelu(x, sparsec.Gelu(op).approximate)
 
 
 @implements("sparsec.dropout")
 def _dropout(op: Operation, x: np.ndarray) -> np.ndarray:
-    if Dropout(op).train:
+    if sparsec.Dropout(op).train:
         raise InterpretError("'sparsec.dropout' with train=true is random, not deterministic")
     return x
 
@@ -403,7 +390,7 @@ def _attention(
     Operands and result in layout bshd are read and written with seq and heads swapped."""
     layouts = attention_layouts(op)
     q, k, v = (_heads_first(a, layout) for a, layout in zip((q, k, v), layouts[:3], strict=True))
-    scores = np.matmul(q, np.swapaxes(k, -1, -2)) * q.dtype.type(Attention(op).scale)
+    scores = np.matmul(q, np.swapaxes(k, -1, -2)) * q.dtype.type(sparsec.Attention(op).scale)
     if mask is not None and mask.dtype == np.bool_:
         scores = np.where(mask, scores, -np.inf).astype(q.dtype)
     elif mask is not None:
@@ -425,7 +412,7 @@ def _heads_first(array: np.ndarray, layout: str) -> np.ndarray:
 
 @implements("sparsec.softmax")
 def _softmax(op: Operation, x: np.ndarray) -> np.ndarray:
-    axis = Softmax(op).axis
+    axis = sparsec.Softmax(op).axis
     shifted = np.exp(x - np.max(x, axis=axis, keepdims=True))
     return shifted / np.sum(shifted, axis=axis, keepdims=True)
 
@@ -435,7 +422,7 @@ def _layer_norm(op: Operation, x: np.ndarray, weight=None, bias=None) -> np.ndar
     axes = tuple(range(x.ndim - len(ints(op, "normalized_shape")), x.ndim))
     mean = np.mean(x, axis=axes, keepdims=True)
     var = np.mean(np.square(x - mean), axis=axes, keepdims=True)  # biased, as torch
-    y = (x - mean) / np.sqrt(var + x.dtype.type(LayerNorm(op).epsilon))
+    y = (x - mean) / np.sqrt(var + x.dtype.type(sparsec.LayerNorm(op).epsilon))
     if weight is not None:
         y = y * weight
     return y if bias is None else y + bias
@@ -452,7 +439,7 @@ def _embedding(op: Operation, table: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 @implements("sparsec.take")
 def _take(op: Operation, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    axis = Take(op).axis
+    axis = sparsec.Take(op).axis
     _check_indices(ids, x.shape[axis], "take index", f" along axis {axis}")
     return np.take(x, ids, axis=axis)
 
@@ -469,14 +456,14 @@ def _permute(op: Operation, x: np.ndarray) -> np.ndarray:
 
 @implements("sparsec.slice")
 def _slice(op: Operation, x: np.ndarray) -> np.ndarray:
-    view, index = Slice(op), [slice(None)] * x.ndim
+    view, index = sparsec.Slice(op), [slice(None)] * x.ndim
     index[view.axis] = slice(view.start, view.end, view.step)
     return x[tuple(index)]
 
 
 @implements("sparsec.concat")
 def _concat(op: Operation, *inputs: np.ndarray) -> np.ndarray:
-    return np.concatenate(inputs, axis=Concat(op).axis)
+    return np.concatenate(inputs, axis=sparsec.Concat(op).axis)
 
 
 @implements("sparsec.broadcast_to")
@@ -494,7 +481,7 @@ _REDUCTIONS = table_for(REDUCE_KINDS, {
 
 @implements("sparsec.reduce")
 def _reduce(op: Operation, x: np.ndarray) -> np.ndarray:
-    view = Reduce(op)
+    view = sparsec.Reduce(op)
     if view.kind not in _REDUCTIONS:
         raise InterpretError(f"unknown reduction kind '{view.kind}'")
     return _REDUCTIONS[view.kind](x, axis=ints(op, "axes"), keepdims=view.keepdim)
@@ -502,4 +489,4 @@ def _reduce(op: Operation, x: np.ndarray) -> np.ndarray:
 
 @implements("sparsec.cumsum")
 def _cumsum(op: Operation, x: np.ndarray) -> np.ndarray:
-    return np.cumsum(x, axis=Cumsum(op).axis, dtype=_result_dtype(op))
+    return np.cumsum(x, axis=sparsec.Cumsum(op).axis, dtype=_result_dtype(op))
