@@ -142,32 +142,46 @@ class Fusion(Pass):
 
     Before:
 
+        ^bb0(%arg0: tensor<2x4xf32>):
         %0 = "sparsec.constant"() <{value = dense<0.5> : tensor<4x4xf32>}> : () -> tensor<4x4xf32>
         %1 = "sparsec.constant"() <{value = dense<0.25> : tensor<4xf32>}> : () -> tensor<4xf32>
-        %2 = "sparsec.linear"(%arg0, %0, %1) : (tensor<2x4xf32>, tensor<4x4xf32>, tensor<4xf32>) -> tensor<2x4xf32>
+        %2 = "sparsec.linear"(%arg0, %0, %1)
+            : (tensor<2x4xf32>, tensor<4x4xf32>, tensor<4xf32>) -> tensor<2x4xf32>
         %3 = "sparsec.gelu"(%2) <{approximate = "none"}> : (tensor<2x4xf32>) -> tensor<2x4xf32>
         %4 = "sparsec.add"(%3, %arg0) : (tensor<2x4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
         "func.return"(%4) : (tensor<2x4xf32>) -> ()
 
-    After:
+    After (one linear kernel: bias, exact GELU, + the last operand):
 
+        ^bb0(%arg0: tensor<2x4xf32>):
         %0 = "sparsec.constant"() <{value = dense<0.5> : tensor<4x4xf32>}> : () -> tensor<4x4xf32>
         %1 = "sparsec.constant"() <{value = dense<0.25> : tensor<4xf32>}> : () -> tensor<4xf32>
-        %2 = "sparsec.linear"(%arg0, %0, %1, %arg0) <{epilogue = ["gelu", "residual"]}> : (tensor<2x4xf32>, tensor<4x4xf32>, tensor<4xf32>, tensor<2x4xf32>) -> tensor<2x4xf32>
+        %2 = "sparsec.linear"(%arg0, %0, %1, %arg0) <{epilogue = ["gelu", "residual"]}>
+            : (tensor<2x4xf32>, tensor<4x4xf32>, tensor<4xf32>, tensor<2x4xf32>)
+            -> tensor<2x4xf32>
         "func.return"(%2) : (tensor<2x4xf32>) -> ()
 
     Attention, before:
 
-        %0 = "sparsec.permute"(%arg0) <{perm = array<i64: 0, 2, 1, 3>}> : (tensor<1x8x2x4xf32>) -> tensor<1x2x8x4xf32>
-        %1 = "sparsec.attention"(%0, %0, %0) <{scale = 0.5 : f64}> : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x8x4xf32>
-        %2 = "sparsec.permute"(%1) <{perm = array<i64: 0, 2, 1, 3>}> : (tensor<1x2x8x4xf32>) -> tensor<1x8x2x4xf32>
+        ^bb0(%arg0: tensor<1x8x2x4xf32>):
+        %0 = "sparsec.permute"(%arg0) <{perm = array<i64: 0, 2, 1, 3>}>
+            : (tensor<1x8x2x4xf32>) -> tensor<1x2x8x4xf32>
+        %1 = "sparsec.attention"(%0, %0, %0) <{scale = 0.5 : f64}>
+            : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>)
+            -> tensor<1x2x8x4xf32>
+        %2 = "sparsec.permute"(%1) <{perm = array<i64: 0, 2, 1, 3>}>
+            : (tensor<1x2x8x4xf32>) -> tensor<1x8x2x4xf32>
         "func.return"(%2) : (tensor<1x8x2x4xf32>) -> ()
 
-    After:
+    After (the kernel reads and writes [batch, seq, heads, dim]; the permutes are gone):
 
-        %0 = "sparsec.attention"(%arg0, %arg0, %arg0) <{layout = ["bshd", "bshd", "bshd", "bshd"], scale = 0.5 : f64}> : (tensor<1x8x2x4xf32>, tensor<1x8x2x4xf32>, tensor<1x8x2x4xf32>) -> tensor<1x8x2x4xf32>
+        ^bb0(%arg0: tensor<1x8x2x4xf32>):
+        %0 = "sparsec.attention"(%arg0, %arg0, %arg0)
+            <{layout = ["bshd", "bshd", "bshd", "bshd"], scale = 0.5 : f64}>
+            : (tensor<1x8x2x4xf32>, tensor<1x8x2x4xf32>, tensor<1x8x2x4xf32>)
+            -> tensor<1x8x2x4xf32>
         "func.return"(%0) : (tensor<1x8x2x4xf32>) -> ()
-    """  # noqa: E501
+    """
 
     name = "fusion"
 
