@@ -25,7 +25,7 @@
 // KEEP-NEXT: builtin: {
 // KEEP-NEXT: bias: "0x040000000000803F0000803F0000803F0000803F"
 
-// INVALID: options.tmp:39:3: 'sparsec.softmax' op axis 5 is out of range for rank 1
+// INVALID: options.mlir.tmp:39:3: 'sparsec.softmax' op axis 5 is out of range for rank 1
 // INVALID-NOT: Traceback
 
 // NOVERIFY: "sparsec.softmax"(%arg0) <{axis = 5}>

@@ -1,11 +1,11 @@
 // -o writes the result to a file, atomically: a failed run leaves nothing behind.
 // RUN: rm -rf %t && mkdir %t
 // RUN: sparsec opt %s -p canonicalize -o %t/out.mlir && filecheck %s < %t/out.mlir
-// RUN: test -z "$(ls -A %t | grep -v '^out.mlir$')"
+// RUN: ls -A %t | not grep -v '^out.mlir$'
 // RUN: not sparsec opt %s -p nosuchpass -o %t/bad.mlir 2>/dev/null && test ! -e %t/bad.mlir
 // RUN: echo 'not IR' > %t/broken.mlir
 // RUN: not sparsec opt %t/broken.mlir -o %t/bad.mlir 2>/dev/null && test ! -e %t/bad.mlir
-// RUN: test -z "$(ls -A %t | grep -v -e '^out.mlir$' -e '^broken.mlir$')"
+// RUN: ls -A %t | not grep -v -e '^out.mlir$' -e '^broken.mlir$'
 // RUN: not sparsec opt %s -o %t/no/such/dir/out.mlir 2>&1 | filecheck %s --check-prefix=NODIR
 
 // CHECK: sym_name = "f"

@@ -5,7 +5,7 @@
 // RUN: not sparsec opt %s -p "block-shape-selection{layers=nonsense}" 2>&1 | filecheck %s --check-prefix=LAYERS
 // RUN: not sparsec opt %s -p "block-shape-selection{layers=*=4z4}" 2>&1 | filecheck %s --check-prefix=CHOICE
 // RUN: not sparsec opt %s -p "block-shape-selection{dense-above=abc}" 2>&1 | filecheck %s --check-prefix=NUMBER
-// RUN: not sparsec opt %s -p "block-shape-selection{cost-model=%t}" 2>&1 | filecheck %s --check-prefix=MISSING
+// RUN: rm -f %t && not sparsec opt %s -p "block-shape-selection{cost-model=%t}" 2>&1 | filecheck %s --check-prefix=MISSING
 // RUN: echo nope > %t && not sparsec opt %s -p "block-shape-selection{cost-model=%t}" 2>&1 \
 // RUN:   | filecheck %s --check-prefix=NOTJSON
 // RUN: not sparsec opt %s -p "sparsity-analysis{block-shapes=32x1,0x1}" 2>&1 | filecheck %s --check-prefix=SHAPE
