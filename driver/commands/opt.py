@@ -181,7 +181,7 @@ def opt(
     ] = False,
     verify_diagnostics: Annotated[
         bool, typer.Option("--verify-diagnostics",
-                           help="Check errors against '// expected-error {{...}}' comments.")
+                           help="Check the errors against the input's expected-error comments.")
     ] = False,
 ) -> None:
     """Run a pass pipeline on IR text and print the result (like mlir-opt)."""
