@@ -43,7 +43,7 @@ from sparsec.options import (
     ModelArgument,
     SeqLenOption,
 )
-from sparsec.passes import PassError, PassFailure, PassManager
+from sparsec.passes import PassError, PassManager
 from sparsec.passes.block_shape_selection import DECISION_ATTR, DENSE, BlockShapeSelection
 from sparsec.passes.cost_model import CostModel, load_cost_model
 from sparsec.passes.sparsity_analysis import (
@@ -306,7 +306,7 @@ def analyze_command(
     allow_missing_weights: AllowMissingWeightsOption = False,
 ) -> None:
     """Measure the sparsity of every linear weight and the block shape each would use."""
-    with reported_errors(PassFailure):
+    with reported_errors():
         if plot is not None:
             _check_plot_path(plot)
         analysis, selection, costs = _passes(block_shapes, force, layer or [], dense_above,

@@ -47,7 +47,6 @@ from sparsec.options import (
     LayerOption,
     SeqLenOption,
 )
-from sparsec.passes import PassFailure
 from sparsec.report import percent, speedup_text, table
 
 if TYPE_CHECKING:
@@ -230,7 +229,7 @@ def compile_command(
     allow_missing_weights: AllowMissingWeightsOption = False,
 ) -> None:
     """Compile a model for a CPU into an artifact (library + weights + manifest)."""
-    with reported_errors(PassFailure):
+    with reported_errors():
         from sparsec.compiler import (
             CompileOptions,
             check_output,

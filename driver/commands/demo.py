@@ -24,7 +24,6 @@ from rich.console import Console
 from sparsec.commands.bench import DEFAULT_TOLERANCE, check_agreement, max_abs_error
 from sparsec.commands.compile import StageDisplay, existing_artifact, print_decisions
 from sparsec.errors import UserError, reported_errors
-from sparsec.passes import PassFailure
 
 
 def _inputs(vocab: int, seq_len: int, seed: int) -> dict[str, np.ndarray]:
@@ -52,7 +51,7 @@ def demo_command(
                                                "artifact already there is replaced).")] = None,
 ) -> None:
     """Compile a seeded BERT pruned to 90 % in 32x1 blocks and time it against PyTorch."""
-    with reported_errors(PassFailure):
+    with reported_errors():
         import torch
 
         from sparsec.compiler import CompileOptions, compile_model, write_artifact
