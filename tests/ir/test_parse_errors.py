@@ -301,3 +301,24 @@ def test_absurd_nesting_is_an_error_not_a_crash() -> None:
     deep_regions = '"builtin.module"() ({\n' * 1200 + "}) : () -> ()\n" * 1200
     with pytest.raises(ParseError, match="65:17: '\\(' nests deeper than the limit of 128 open"):
         parse_module(deep_regions, "deep.mlir")
+
+
+def test_one_error_hierarchy() -> None:
+    from sparsec.ir import diagnostics as d
+    from sparsec.ir.core import IRError
+    from sparsec.ir.opdef import VerifyError
+
+    assert VerifyError is d.VerificationError and IRError is d.IRError
+    for kind in (d.ParseError, d.IRError, d.VerificationError, d.PassError, d.PipelineError):
+        assert issubclass(kind, d.SparsecError)
+    assert issubclass(d.PassFailure, d.PassError)
+
+
+def test_a_pass_failure_points_where_its_cause_does() -> None:
+    from sparsec.ir.diagnostics import PassFailure, SparsecError
+
+    cause = SparsecError("bad op", "m.mlir", 3, 5, "  %0 = x")
+    failure = PassFailure(f"pass 'p' produced invalid IR: {cause}", cause)
+    assert failure.position() == ("m.mlir", 3, 5)
+    assert str(cause).splitlines() == ["m.mlir:3:5: bad op", "  %0 = x", "    ^"]
+    assert SparsecError("no place").position() is None
