@@ -47,6 +47,7 @@ from sparsec.atomic import atomic_path, write_text
 from sparsec.ir.attributes import DenseResourceAttr, DictAttr, StringAttr
 from sparsec.ir.core import Operation
 from sparsec.ir.diagnostics import SparsecError as UserError
+from sparsec.ir.dialects.sparsec import BsrLinear, Linear
 from sparsec.ir.printer import print_op
 from sparsec.passes import (
     Pass,
@@ -241,7 +242,6 @@ def ir_file(source: Any) -> Path | None:
 
 def load_ir(path: Path) -> Operation:
     """The verified module of an IR file, which must hold its weights and ``@forward``."""
-    from sparsec.ir.diagnostics import ParseError
     from sparsec.ir.interpreter import InterpretError, find_function
     from sparsec.ir.parser import parse_module
 
@@ -254,8 +254,6 @@ def load_ir(path: Path) -> Operation:
     try:
         module = parse_module(text, str(path))
         find_function(module, "forward")
-    except ParseError as err:
-        raise UserError(f"{err.filename}:{err.line}:{err.col}: {err.message}") from None
     except InterpretError:
         raise UserError(f"'{path}' has no function @forward to compile") from None
     elided = sorted({attr.key for attr in _resource_attrs(module) if attr.resource.data is None})
@@ -374,10 +372,10 @@ def weight_decisions(module: Operation) -> tuple[WeightDecision, ...]:
 
 def _dense_shape(op: Operation) -> tuple[int, int]:
     """[out, in] of a linear's weight, or the dense shape a ``bsr_linear`` stands for."""
-    if "dense_shape" in op.properties:
-        rows, cols = op.properties["dense_shape"].values
+    if op.name == BsrLinear.name:
+        rows, cols = BsrLinear(op).dense_shape
     else:
-        rows, cols = op.operands[1].type.shape
+        rows, cols = Linear(op).weight.type.shape
     return int(rows), int(cols)
 
 
@@ -386,13 +384,14 @@ def bsr_layouts(module: Operation) -> tuple[BsrLayout, ...]:
     with the resource keys of its arrays; ``make_manifest`` turns them into param names."""
     layouts = []
     for op in module.walk():
-        if op.name != "sparsec.bsr_linear":
+        if op.name != BsrLinear.name:
             continue
-        keys = [_resource_key(value) for value in op.operands[1:4]]
+        bsr = BsrLinear(op)
+        keys = [_resource_key(value) for value in (bsr.data, bsr.indices, bsr.indptr)]
         weight = op.attributes.get(SPARSITY_ATTR)
         if None in keys:
             continue  # inline constants are compiled into the library, not loaded
-        rows, cols = (int(v) for v in op.properties["block_shape"].values)
+        rows, cols = (int(v) for v in bsr.block_shape)
         name = str(weight["weight"].value) if isinstance(weight, DictAttr) else str(keys[0])
         layouts.append(BsrLayout(name, (rows, cols), _dense_shape(op), *keys))
     return tuple(layouts)

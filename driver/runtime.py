@@ -36,6 +36,7 @@ from sparsec.artifact import (
     verify_checksums,
 )
 from sparsec.atomic import atomic_path
+from sparsec.ir.diagnostics import SparsecError
 from sparsec.threads import configure_thread_pool
 
 Executor = Callable[[list[np.ndarray]], list[np.ndarray]]
@@ -43,8 +44,9 @@ Executor = Callable[[list[np.ndarray]], list[np.ndarray]]
 HF_DEFAULTS = {"token_type_ids": 0, "attention_mask": 1}
 
 
-class InputError(ValueError):
-    """An input that does not fit the compiled model; the message names it and the problem."""
+class InputError(SparsecError, ValueError):
+    """An input that does not fit the compiled model; the message names it and the problem (a
+    ``ValueError`` too, as numpy and torch callers expect)."""
 
 
 class CompiledModel:

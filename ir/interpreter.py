@@ -25,6 +25,7 @@ import scipy.special
 
 from .attributes import DenseElementsAttr, DenseResourceAttr
 from .core import Operation, Value
+from .diagnostics import SparsecError
 from .dialects import sparsec
 from .dialects.func import Func
 from .dialects.sparsec import attention_layouts, linear_epilogue
@@ -32,7 +33,7 @@ from .matchers import BINARY_OPS, COMPARE_PREDICATES, REDUCE_KINDS, UNARY_OPS, i
 from .types import FunctionType, TensorType, is_float, to_numpy_dtype
 
 
-class InterpretError(Exception):
+class InterpretError(SparsecError):
     """The IR or its inputs cannot be evaluated; the message names the op and the problem."""
 
 

@@ -30,6 +30,7 @@ from sparsec.commands.import_model import import_with_status
 from sparsec.errors import UserError, reported_errors
 from sparsec.ir.bsr import block_mask, parse_block_shape
 from sparsec.ir.core import Operation
+from sparsec.ir.dialects.sparsec import Linear
 from sparsec.options import (
     DEFAULT_BLOCK_SHAPES_TEXT,
     AllowMissingWeightsOption,
@@ -105,7 +106,7 @@ class LayerReport:
 def layer_report(op: Operation, model: CostModel, candidates: list[str]) -> LayerReport:
     """The report of a linear that both passes have annotated."""
     sparsity, decision = op.attributes[SPARSITY_ATTR], op.attributes[DECISION_ATTR]
-    n, k = (int(d) for d in op.operands[1].type.shape)
+    n, k = (int(d) for d in Linear(op).weight.type.shape)
     shapes = []
     for key, entry in sparsity["blocks"].as_dict().items():
         nnzb = int(entry["nnzb"].value)

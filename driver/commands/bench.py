@@ -101,7 +101,6 @@ def bench_command(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random inputs.")] = 0,
 ) -> None:
     """Time a compiled model (median and spread over repeats), optionally against PyTorch."""
-    from sparsec.runtime import InputError
     from sparsec.threads import pool_size
     from sparsec.timing import (
         busy_machine_warning,
@@ -110,7 +109,7 @@ def bench_command(
         side_by_side_note,
     )
 
-    with reported_errors(InputError):
+    with reported_errors():
         check_counts(repeat, threads)
         if not tolerance >= 0:
             raise UserError(f"--tolerance must be at least 0, got {tolerance}")

@@ -129,9 +129,7 @@ def run_command(
     ] = None,
 ) -> None:
     """Run a compiled model on given or random valid inputs."""
-    from sparsec.runtime import InputError
-
-    with reported_errors(InputError):
+    with reported_errors():
         check_counts(repeat, threads)
         if output is not None and not Path(output).absolute().parent.is_dir():
             raise UserError(f"--output: folder '{Path(output).absolute().parent}' does not exist")

@@ -158,7 +158,11 @@ def test_ir_input_errors_are_one_line(imported, sparsified, tmp_path):
         "error: --batch and --seq-len do not apply to IR text")
     broken = tmp_path / "broken.mlir"
     broken.write_text('"builtin.module"() ({\n  %0 = "sparsec.nope"(\n}) : () -> ()\n')
-    assert error_line(run("compile", broken)).startswith(f"error: {broken}:3:")
+    located = run("compile", broken)  # as `sparsec opt` shows it: the line and a caret
+    assert located.exit_code == 1 and "Traceback" not in located.output
+    assert located.stderr.splitlines()[-3:] == [f"error: {broken}:3:1: expected ')' or a value "
+                                                "(%name), got '}'", "}) : () -> ()",
+                                                "^"]
     nameless = tmp_path / "nameless.mlir"
     nameless.write_text(imported.read_text().replace('sym_name = "forward"', 'sym_name = "f"'))
     assert error_line(run("compile", nameless)) == \
