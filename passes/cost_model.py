@@ -49,16 +49,21 @@ class ShapeCost:
 
 
 def analytic_shape_cost(rows: int, cols: int, lanes: int = DEFAULT_VECTOR_LANES) -> ShapeCost:
-    """A first-principles guess for the loop nest codegen generates for ``rows x cols``."""
-    # Every kernel pays for its output and its walk over block rows whatever the sparsity
-    # (measured: 3 to 17 dense multiply-adds per input+output feature at 128 tokens).
-    fixed = 8.0
-    if rows >= lanes:  # block rows fill whole vectors: broadcast-FMA, like the dense kernel
-        return ShapeCost(0.9, block_overhead=2.0, fixed_cost=fixed)
-    # Narrow blocks vectorize over tokens: each block element is one broadcast-FMA per
-    # vector of tokens; bigger blocks amortize the index load and the output update.
+    """The cost of the loop nest codegen generates for ``rows x cols`` blocks, by family.
+
+    Fitted to the kernels' time per stored element at 128 tokens, 50-90 % sparsity
+    (``benchmarks/kernels.py``; both ISAs within about 30 %: Zen 4 AVX-512 and Zen 3 AVX2):
+    blocks whose rows fill a vector cost about one dense multiply-add per element; one-row
+    blocks about two (each multiply-add loads its own vector of tokens, a weight element is
+    shared by nothing); rows in between share every vector of tokens they load.
+    """
+    fixed = 8.0  # output and block-row walk, per input + output feature, whatever the sparsity
+    if rows >= lanes:  # broadcast-FMA over block rows, like the dense kernel
+        return ShapeCost(1.0, block_overhead=2.0, fixed_cost=fixed)
+    if rows == 1:
+        return ShapeCost(0.45, block_overhead=0.5, fixed_cost=fixed)
     reuse = min(1.0, rows * cols / lanes)
-    return ShapeCost(0.35 + 0.45 * reuse, block_overhead=4.0 / rows, fixed_cost=fixed)
+    return ShapeCost(0.7 + 0.3 * reuse, block_overhead=0.5, fixed_cost=fixed)
 
 
 @dataclass(frozen=True)

@@ -94,11 +94,11 @@ def test_known_blocks_are_found_and_chosen(json_report):
     query = layer(json_report, QUERY)
     assert query["density"] == 0.125 and query["nnz"] == 512
     assert query["blocks"]["16x1"] == {"block_density": 0.125, "fill": 1.0, "nnzb": 32,
-                                       "predicted_speedup": pytest.approx(2.472, rel=1e-3)}
+                                       "predicted_speedup": pytest.approx(2.56, rel=1e-3)}
     assert query["blocks"]["32x1"]["fill"] == 0.5  # each 32-row block is half one 16x1 block
     assert query["best"][0] == "16x1"
-    # analytic: 64*64 / (8 * (64 + 64) + 32 * (16 / 0.9 + 2)) = 2.472
-    assert query["decision"] == {"block_shape": "16x1", "predicted_speedup": 2.472,
+    # analytic: 64*64 / (8 * (64 + 64) + 32 * (16 / 1.0 + 2)) = 2.56
+    assert query["decision"] == {"block_shape": "16x1", "predicted_speedup": 2.56,
                                  "reason": "cost model (analytic)"}
 
 
@@ -141,8 +141,8 @@ def test_table_shows_layers_choices_summary_and_timing(model_dir, tmp_path):
                  "--plot", str(png))
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert cells(lines, QUERY) == [QUERY, "64x64", "12.5%", "0", "32", "-", "16x1 12.5% 2.47x",
-                                   "8x1 12.5% 2.10x", "32x1 25.0% 1.84x", "16x1 2.47x"]
+    assert cells(lines, QUERY) == [QUERY, "64x64", "12.5%", "0", "32", "-", "16x1 12.5% 2.56x",
+                                   "8x1 12.5% 2.47x", "4x1 12.5% 2.34x", "16x1 2.56x"]
     assert cells(lines, KEY)[2:6] == ["75.0%", "16", "0", "2"]
     assert cells(lines, OUTPUT)[2:6] == ["75.0%", "0", "16", "1"]
     assert cells(lines, FFN)[-1] == "32x32 5.33x"

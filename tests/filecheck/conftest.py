@@ -7,25 +7,10 @@ lit itself reads the RUN lines (``lit.cfg.py`` configures it), so ``lit tests/fi
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
 import pytest
-
-TIMEOUT_SECONDS = 600
-LIT = [sys.executable, "-c", "import sys; from lit.main import main; sys.exit(main())"]
-
-
-def run_lit(path: Path) -> tuple[bool, str]:
-    """Run lit on one test file (``%t`` under a fresh folder); (passed, lit's report)."""
-    with tempfile.TemporaryDirectory(prefix="sparsec-lit-") as exec_root:
-        result = subprocess.run(
-            [*LIT, "-v", "--param", f"exec_root={exec_root}", str(path)],
-            capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
-        )
-    return result.returncode == 0, result.stdout + result.stderr
+from lit_runner import run_lit
 
 
 class LitFailure(Exception):

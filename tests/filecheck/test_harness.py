@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import run_lit
+from lit_runner import run_lit
 
 LIT_CONFIG = Path(__file__).with_name("lit.cfg.py")
 
