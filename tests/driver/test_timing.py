@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from sparsec import timing
@@ -48,13 +51,44 @@ def test_busy_machine_is_named(monkeypatch):
 
 
 def test_thread_pool_size(monkeypatch):
-    from sparsec.threads import configure_thread_pool, pool_size
+    from sparsec.threads import configure_thread_pool, physical_cores, pool_size
 
     monkeypatch.delenv("TVM_NUM_THREADS", raising=False)
-    assert pool_size() == len(timing.os.sched_getaffinity(0))
+    assert pool_size() == physical_cores() <= len(timing.os.sched_getaffinity(0))
     configure_thread_pool(3)
     assert timing.os.environ["TVM_NUM_THREADS"] == "3" and pool_size() == 3
     configure_thread_pool(None)
     assert pool_size() == 3
     with pytest.raises(ValueError, match="at least 1"):
         configure_thread_pool(0)
+
+
+def test_physical_cores_count_smt_siblings_once(monkeypatch, tmp_path):
+    from sparsec import threads
+
+    for cpu, core in enumerate([0, 0, 1, 1, 2]):  # two cores with two threads each, one alone
+        topology = tmp_path / f"cpu{cpu}" / "topology"
+        topology.mkdir(parents=True)
+        (topology / "physical_package_id").write_text("0\n")
+        (topology / "core_id").write_text(f"{core}\n")
+    monkeypatch.setattr(threads, "CPU_TOPOLOGY", tmp_path)
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3, 4})
+    assert threads.physical_cores() == 3
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {1, 4})
+    assert threads.physical_cores() == 2
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {4, 5})  # cpu5 unreadable
+    assert threads.physical_cores() == 2
+
+
+def test_default_pool_has_a_thread_per_core():
+    """TVM alone would size its pool at half the logical CPUs (one thread on a 2-vCPU VM)."""
+    pytest.importorskip("tvm")
+    code = ("import tvm; from sparsec.threads import configure_thread_pool, pool_size; "
+            "configure_thread_pool(); "
+            "print(tvm.get_global_func('runtime.NumThreads')(), pool_size())")
+    env = {k: v for k, v in timing.os.environ.items() if k != "TVM_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True).stdout.split()
+    from sparsec.threads import physical_cores
+
+    assert out == [str(physical_cores())] * 2
