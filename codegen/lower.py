@@ -43,7 +43,12 @@ from sparsec.ir.bsr import BSR
 from sparsec.ir.core import BlockArgument, Operation, Value
 from sparsec.ir.dialects import func as func_dialect
 from sparsec.ir.dialects import sparsec
-from sparsec.ir.dialects.sparsec import attention_layouts, linear_epilogue, swap_seq_heads
+from sparsec.ir.dialects.sparsec import (
+    attention_layouts,
+    linear_epilogue,
+    linear_weights,
+    swap_seq_heads,
+)
 from sparsec.ir.interpreter import find_function, function_type
 from sparsec.ir.matchers import (
     BINARY_OPS,
@@ -338,11 +343,8 @@ def _epilogue(op: Operation) -> Epilogue:
 
 def _packable(op: Operation) -> bool:
     """A float32 linear whose weight (BSR arrays) are constants, packed at build time."""
-    linear = _LINEARS[op.name](op)
-    weights = [linear.weight] if op.name == "sparsec.linear" else \
-        [linear.data, linear.indices, linear.indptr]
-    return all(_dtype(v.type) == "float32" for v in (linear.input, op.result)) and all(
-        constant_array(w) is not None for w in weights)
+    return all(_dtype(v.type) == "float32" for v in (op.operands[0], op.result)) and all(
+        constant_array(w) is not None for w in linear_weights(op))
 
 
 # -- the table of simple lowerings ------------------------------------------------------------

@@ -26,6 +26,7 @@ from sparsec.ir.dialects.sparsec import (
     Permute,
     attention_layouts,
     linear_epilogue,
+    linear_weights,
     swap_seq_heads,
 )
 from sparsec.ir.matchers import ints, producer, sole_user
@@ -46,11 +47,8 @@ def _is_f32(value: Value) -> bool:
 
 def _weights_constant(op: Operation) -> bool:
     """A float32 linear whose weight (BSR arrays) are constants: the kernels pack them."""
-    linear = LINEARS[op.name](op)
-    weights = [linear.weight] if op.name == "sparsec.linear" else \
-        [linear.data, linear.indices, linear.indptr]
-    return _is_f32(linear.input) and _is_f32(op.result) and all(
-        producer(w, "sparsec.constant") is not None for w in weights)
+    return _is_f32(op.operands[0]) and _is_f32(op.result) and all(
+        producer(w, "sparsec.constant") is not None for w in linear_weights(op))
 
 
 def _residual_of(add: Operation | None, value: Value) -> Value | None:

@@ -32,7 +32,7 @@ from ..attributes import (
     IntegerAttr,
     StringAttr,
 )
-from ..core import Operation
+from ..core import Operation, Value
 from ..matchers import COMPARE_PREDICATES, REDUCE_KINDS, ints
 from ..opdef import (
     COMMUTATIVE,
@@ -139,6 +139,14 @@ def _check_dim(what: str, a: int | None, b: int | None) -> None:
 # -- linear epilogues ----------------------------------------------------------
 
 EPILOGUE_STAGES = ("gelu", "residual")  # in the order they apply, after the bias
+
+
+def linear_weights(op: Operation) -> tuple[Value, ...]:
+    """The weight operands of a ``linear`` (weight) or ``bsr_linear`` (data, indices, indptr):
+    what the code generator packs when they are constants."""
+    if op.name == "sparsec.linear":
+        return (op.operands[1],)
+    return tuple(op.operands[1:4])
 
 
 def linear_epilogue(op: Operation) -> tuple[str, ...]:
