@@ -27,8 +27,8 @@ from .attributes import DenseElementsAttr, DenseResourceAttr
 from .core import Operation, Value
 from .diagnostics import SparsecError
 from .dialects import sparsec
-from .dialects.func import Func
-from .dialects.sparsec import attention_layouts, linear_epilogue
+from .dialects.func import Func, dim_ranges, input_shapes
+from .dialects.sparsec import attention_layouts, fill_sizes, linear_epilogue
 from .matchers import BINARY_OPS, COMPARE_PREDICATES, REDUCE_KINDS, UNARY_OPS, ints, table_for
 from .types import FunctionType, TensorType, is_float, to_numpy_dtype
 
@@ -141,7 +141,25 @@ def _checked_inputs(func: Operation, inputs: Sequence[np.ndarray]) -> list[np.nd
         if not _shape_matches(array.shape, type_.shape):
             raise InterpretError(f"input #{i} has shape {list(array.shape)}, expected {type_}")
         checked.append(array)
+    _check_sizes(func, checked)
     return checked
+
+
+def _check_sizes(func: Operation, inputs: Sequence[np.ndarray]) -> None:
+    """Every named run-time size is one size across the inputs, and in its range."""
+    ranges, seen = dim_ranges(func), {}
+    for i, (array, shape) in enumerate(zip(inputs, input_shapes(func), strict=True)):
+        for axis, symbol in enumerate(shape):
+            if isinstance(symbol, int):
+                continue
+            size = seen.setdefault(symbol, array.shape[axis])
+            if size != array.shape[axis]:
+                raise InterpretError(f"input #{i} has {array.shape[axis]} on axis {axis} where "
+                                     f"another input has {size} ('{symbol}')")
+            low, high = ranges.get(symbol, (0, size))
+            if not low <= size <= high:
+                raise InterpretError(f"input #{i}: '{symbol}' = {size} is outside its range "
+                                     f"{low}..{high}")
 
 
 # -- ground truth for pass tests --------------------------------------------------
@@ -446,8 +464,11 @@ def _take(op: Operation, x: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 
 @implements("sparsec.reshape")
-def _reshape(op: Operation, x: np.ndarray) -> np.ndarray:
-    return x.reshape(ints(op, "shape"))
+def _reshape(op: Operation, x: np.ndarray, *sizes: np.ndarray) -> np.ndarray:
+    shape = fill_sizes(ints(op, "shape"), sizes)
+    if math.prod(shape) != x.size:
+        raise InterpretError(f"cannot reshape {list(x.shape)} to {list(shape)}")
+    return x.reshape(shape)
 
 
 @implements("sparsec.permute")
@@ -456,9 +477,10 @@ def _permute(op: Operation, x: np.ndarray) -> np.ndarray:
 
 
 @implements("sparsec.slice")
-def _slice(op: Operation, x: np.ndarray) -> np.ndarray:
+def _slice(op: Operation, x: np.ndarray, *dynamic_end: np.ndarray) -> np.ndarray:
     view, index = sparsec.Slice(op), [slice(None)] * x.ndim
-    index[view.axis] = slice(view.start, view.end, view.step)
+    (end,) = fill_sizes((view.end,), dynamic_end)
+    index[view.axis] = slice(view.start, end, view.step)
     return x[tuple(index)]
 
 
@@ -468,8 +490,32 @@ def _concat(op: Operation, *inputs: np.ndarray) -> np.ndarray:
 
 
 @implements("sparsec.broadcast_to")
-def _broadcast_to(op: Operation, x: np.ndarray) -> np.ndarray:
-    return np.broadcast_to(x, ints(op, "shape")).copy()
+def _broadcast_to(op: Operation, x: np.ndarray, *sizes: np.ndarray) -> np.ndarray:
+    shape = fill_sizes(ints(op, "shape"), sizes)
+    try:
+        return np.broadcast_to(x, shape).copy()
+    except ValueError:
+        raise InterpretError(f"cannot broadcast {list(x.shape)} to {list(shape)}") from None
+
+
+@implements("sparsec.dim")
+def _dim(op: Operation, x: np.ndarray) -> np.ndarray:
+    return np.asarray(x.shape[sparsec.Dim(op).axis], np.int64)
+
+
+@implements("sparsec.arange")
+def _arange(op: Operation, end: np.ndarray) -> np.ndarray:
+    return np.arange(int(end), dtype=np.int64)
+
+
+@implements("sparsec.index")
+def _index(op: Operation, x: np.ndarray, *indices: np.ndarray) -> np.ndarray:
+    for axis, ids in enumerate(indices):
+        _check_indices(ids, x.shape[axis], "index", f" along axis {axis}")
+    try:
+        return x[tuple(indices)]
+    except IndexError as err:  # index shapes that do not broadcast at run time
+        raise InterpretError(f"index tensors: {err}") from None
 
 
 _REDUCTIONS = table_for(REDUCE_KINDS, {

@@ -10,7 +10,16 @@ from dataclasses import dataclass
 
 from sparsec.ir.attributes import DenseElementsAttr, i64_array
 from sparsec.ir.core import Operation, Value
-from sparsec.ir.dialects.sparsec import Cast, Constant, Dropout, Neg, Permute, Reshape
+from sparsec.ir.dialects.sparsec import (
+    DYNAMIC_SIZE,
+    Cast,
+    Constant,
+    Dim,
+    Dropout,
+    Neg,
+    Permute,
+    Reshape,
+)
 from sparsec.ir.interpreter import InterpretError, evaluate_op
 from sparsec.ir.matchers import constant_array, ints, producer, splat_value
 from sparsec.ir.opdef import CONSTANT_LIKE, PURE, has_trait
@@ -32,9 +41,20 @@ def _keeps_type(op: Operation, value: Value) -> Value | None:
 # -- shape ops -------------------------------------------------------------------
 
 
+def _dim_of(size: Value) -> tuple[Value, int] | None:
+    """(x, axis) when ``size`` is ``dim(x, axis)``."""
+    dim = producer(size, "sparsec.dim")
+    return (Dim(dim).input, Dim(dim).axis) if dim is not None else None
+
+
 def fold_identity_reshape(op: Operation) -> Replacement | None:
-    """reshape(x) to x's own shape -> x"""
-    return _keeps_type(op, Reshape(op).input)
+    """reshape(x) to x's own shape -> x (a run-time size must be x's own size on that axis)"""
+    view = Reshape(op)
+    positions = [i for i, d in enumerate(ints(op, "shape")) if d == DYNAMIC_SIZE]
+    if any(_dim_of(size) != (view.input, axis)
+           for size, axis in zip(view.sizes, positions, strict=True)):
+        return None
+    return _keeps_type(op, view.input)
 
 
 def compose_reshapes(op: Operation) -> Replacement | None:
@@ -42,7 +62,8 @@ def compose_reshapes(op: Operation) -> Replacement | None:
     inner = producer(Reshape(op).input, "sparsec.reshape")
     if inner is None:
         return None
-    return Reshape.build([Reshape(inner).input], {"shape": op.properties["shape"]})
+    return Reshape.build([Reshape(inner).input, *Reshape(op).sizes],
+                         {"shape": op.properties["shape"]})
 
 
 def fold_identity_permute(op: Operation) -> Replacement | None:
@@ -75,11 +96,19 @@ def remove_eval_dropout(op: Operation) -> Replacement | None:
 def _drop_neutral(op: Operation, neutral: int, commutative: bool) -> Replacement | None:
     """x op c -> x when c is a splat of ``neutral`` and the result type stays x's."""
     lhs, rhs = op.operands
-    if splat_value(rhs) == neutral and _keeps_type(op, lhs):
+    if _neutral(rhs, neutral, op.result.type) and _keeps_type(op, lhs):
         return lhs
-    if commutative and splat_value(lhs) == neutral and _keeps_type(op, rhs):
+    if commutative and _neutral(lhs, neutral, op.result.type) and _keeps_type(op, rhs):
         return rhs
     return None
+
+
+def _neutral(value: Value, neutral: int, result: TensorType) -> bool:
+    """``value`` is a splat of ``neutral`` that cannot widen a run-time size of ``result`` (a
+    ``?`` of size 1 beside a constant axis of size N becomes N: then the op is no identity)."""
+    if splat_value(value) != neutral:
+        return False
+    return result.is_static or value.type.num_elements == 1
 
 
 def fold_add_zero(op: Operation) -> Replacement | None:

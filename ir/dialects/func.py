@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..attributes import ArrayAttr, DictAttr, StringAttr, TypeAttr
+from ..attributes import ArrayAttr, DenseArrayAttr, DictAttr, StringAttr, TypeAttr
 from ..core import Block, Operation, Region
 from ..opdef import TERMINATOR, VerifyError, define, prop
-from ..types import FunctionType, Type
+from ..types import FunctionType, Type, i64
 
 
 def _verify_func(op: Operation) -> None:
@@ -29,6 +29,7 @@ def _verify_func(op: Operation) -> None:
         )
     _verify_per_value_attrs(op, "arg_attrs", len(ftype.inputs), "input")
     _verify_per_value_attrs(op, "res_attrs", len(ftype.results), "result")
+    _verify_dynamic_dims(op)
     ret = body.terminator
     if ret is None or ret.name != "func.return":
         raise VerifyError("function body must end with 'func.return'")
@@ -46,6 +47,27 @@ def _verify_per_value_attrs(op: Operation, key: str, count: int, what: str) -> N
         return
     if len(attrs) != count or not all(isinstance(a, DictAttr) for a in attrs):
         raise VerifyError(f"{key} must hold one dictionary per {what} ({count})")
+
+
+def _verify_dynamic_dims(op: Operation) -> None:
+    """Each input names its run-time sizes (one symbol per ``?``) and each symbol has a range."""
+    ranges = dim_ranges(op)
+    for name, (low, high) in ranges.items():
+        if not 1 <= low <= high:
+            raise VerifyError(f"size '{name}' has the range {low}..{high}; it needs "
+                              "1 <= min <= max")
+    for i, (arg_type, attrs) in enumerate(zip(Func(op).function_type.inputs, _arg_dicts(op),
+                                              strict=True)):
+        names = attrs.get(DIMS_ATTR)
+        if names is None:
+            continue
+        dynamic = sum(1 for d in getattr(arg_type, "shape", ()) if d is None)
+        if len(names) != dynamic or not all(isinstance(n, StringAttr) for n in names):
+            raise VerifyError(f"input #{i}: {DIMS_ATTR} must name each of its {dynamic} "
+                              "run-time sizes")
+        for n in names:
+            if n.value not in ranges:
+                raise VerifyError(f"input #{i}: size '{n.value}' has no range in {RANGES_ATTR}")
 
 
 Func = define(
@@ -111,6 +133,70 @@ def result_names(op: Operation) -> list[str]:
 
 
 def set_names(op: Operation, inputs: Sequence[str], outputs: Sequence[str]) -> None:
-    """Record input and output names in ``arg_attrs`` / ``res_attrs``."""
+    """Record input and output names in ``arg_attrs`` / ``res_attrs`` (other entries stay)."""
     for key, names in (("arg_attrs", inputs), ("res_attrs", outputs)):
-        op.properties[key] = ArrayAttr(tuple(DictAttr({NAME_ATTR: StringAttr(n)}) for n in names))
+        old = op.properties.get(key)
+        dicts = [a.as_dict() for a in old] if old is not None and len(old) == len(names) else [
+            {} for _ in names]
+        op.properties[key] = ArrayAttr(tuple(
+            DictAttr({**d, NAME_ATTR: StringAttr(n)}) for d, n in zip(dicts, names, strict=True)))
+
+
+# -- run-time sizes ---------------------------------------------------------------------------
+# A function with `?` dimensions in its inputs names each one by a symbol (the same symbol is the
+# same size) and gives every symbol its range:
+#
+#   "func.func"() <{arg_attrs = [{sparsec.dims = ["batch", "seq"], sparsec.name = "input_ids"}],
+#                   function_type = (tensor<?x?xi64>) -> ..., sym_name = "forward"}> ({...})
+#       {sparsec.dim_ranges = {batch = array<i64: 1, 32>, seq = array<i64: 1, 512>}} : () -> ()
+
+DIMS_ATTR = "sparsec.dims"
+RANGES_ATTR = "sparsec.dim_ranges"
+
+
+def _arg_dicts(op: Operation) -> list[dict]:
+    attrs = op.properties.get("arg_attrs")
+    count = len(Func(op).function_type.inputs)
+    return [a.as_dict() for a in attrs] if attrs is not None else [{} for _ in range(count)]
+
+
+def dim_ranges(op: Operation) -> dict[str, tuple[int, int]]:
+    """Symbol -> (min, max) of the function's run-time sizes (empty when all are static)."""
+    attr = op.attributes.get(RANGES_ATTR)
+    if attr is None:
+        return {}
+    if not isinstance(attr, DictAttr):
+        raise VerifyError(f"{RANGES_ATTR} must be a dictionary, got {attr}")
+    ranges = {}
+    for name, bounds in attr.entries:
+        values = tuple(getattr(bounds, "values", ()))
+        if len(values) != 2:
+            raise VerifyError(f"{RANGES_ATTR}: '{name}' must be array<i64: min, max>")
+        ranges[name] = (int(values[0]), int(values[1]))
+    return ranges
+
+
+def input_shapes(op: Operation) -> list[tuple[int | str, ...]]:
+    """Each input's shape: static sizes as ints, run-time sizes as their symbol (an unnamed one
+    as ``<input>.<axis>``)."""
+    shapes = []
+    for i, (arg_type, attrs) in enumerate(zip(Func(op).function_type.inputs, _arg_dicts(op),
+                                              strict=True)):
+        names = iter(n.value for n in attrs.get(DIMS_ATTR, ()))
+        shape = getattr(arg_type, "shape", ())
+        shapes.append(tuple(d if d is not None else next(names, f"input{i}.{axis}")
+                            for axis, d in enumerate(shape)))
+    return shapes
+
+
+def set_dynamic_dims(op: Operation, dims: Sequence[Sequence[str]],
+                     ranges: dict[str, tuple[int, int]]) -> None:
+    """Name each input's run-time sizes (``dims[i]``: one symbol per ``?``) and record the
+    range of every symbol; keeps the inputs' other argument attributes (their names)."""
+    arg_dicts = _arg_dicts(op)
+    for attrs, names in zip(arg_dicts, dims, strict=True):
+        if names:
+            attrs[DIMS_ATTR] = ArrayAttr(tuple(StringAttr(n) for n in names))
+    op.properties["arg_attrs"] = ArrayAttr(tuple(DictAttr(a) for a in arg_dicts))
+    op.attributes[RANGES_ATTR] = DictAttr(
+        {name: DenseArrayAttr(i64, (low, high)) for name, (low, high) in ranges.items()})

@@ -44,7 +44,7 @@ from ..opdef import (
     prop,
     tensor_type,
 )
-from ..types import TensorType, Type, i1, is_float, is_integer
+from ..types import TensorType, Type, i1, i64, index, is_float, is_integer
 
 # -- shape helpers -----------------------------------------------------------
 
@@ -55,12 +55,13 @@ def broadcast_shapes(*shapes: Sequence[int | None]) -> tuple[int | None, ...]:
     out: list[int | None] = []
     for dims in zip(*[(1,) * (rank - len(s)) + tuple(s) for s in shapes], strict=True):
         sizes = {d for d in dims if d != 1}
-        if None in sizes:
+        static = sizes - {None}
+        if sizes == {None}:
             out.append(None)
-        elif len(sizes) > 1:
+        elif len(static) > 1:
             raise VerifyError(f"shapes {' and '.join(map(_fmt_shape, shapes))} do not broadcast")
         else:
-            out.append(sizes.pop() if sizes else 1)
+            out.append(static.pop() if static else 1)  # a `?` beside N is 1 or N at run time
     return tuple(out)
 
 
@@ -100,6 +101,40 @@ def _same_element_type(types: Sequence[TensorType]) -> Type:
 
 def _operand_types(op: Operation) -> list[TensorType]:
     return [tensor_type(v, f"operand #{i}") for i, v in enumerate(op.operands)]
+
+
+# -- dynamic sizes -----------------------------------------------------------
+# An op that makes a tensor with `?` dimensions takes the run-time size of each as an `index`
+# operand, as MLIR's tensor ops do: its shape property holds DYNAMIC_SIZE in their place, one
+# operand per DYNAMIC_SIZE, in order:
+#
+#   %b = "sparsec.dim"(%ids) <{axis = 0}> : (tensor<?x?xi64>) -> index
+#   %s = "sparsec.dim"(%ids) <{axis = 1}> : (tensor<?x?xi64>) -> index
+#   %q = "sparsec.reshape"(%x, %b, %s) <{shape = array<i64: -1, -1, 12, 64>}>
+#       : (tensor<?x?x768xf32>, index, index) -> tensor<?x?x12x64xf32>
+
+DYNAMIC_SIZE = -1
+
+
+def shape_with_sizes(shape: Sequence[int], sizes: Sequence[Value]) -> tuple[int | None, ...]:
+    """The result shape of a ``shape`` property (``?`` for each DYNAMIC_SIZE), checking that
+    ``sizes`` holds one ``index`` value per DYNAMIC_SIZE."""
+    dynamic = sum(1 for d in shape if d == DYNAMIC_SIZE)
+    if dynamic != len(sizes):
+        raise VerifyError(f"shape {list(shape)} has {dynamic} dynamic sizes (-1) but "
+                          f"{len(sizes)} size operands")
+    for value in sizes:
+        if value.type != index:
+            raise VerifyError(f"size operands must be index values, got {value.type}")
+    if any(d < DYNAMIC_SIZE for d in shape):
+        raise VerifyError(f"shape {list(shape)} has a negative size")
+    return tuple(None if d == DYNAMIC_SIZE else d for d in shape)
+
+
+def fill_sizes(shape: Sequence[int], sizes: Sequence[int]) -> tuple[int, ...]:
+    """``shape`` with its DYNAMIC_SIZE entries replaced, in order, by ``sizes``."""
+    given = iter(sizes)
+    return tuple(int(next(given)) if d == DYNAMIC_SIZE else d for d in shape)
 
 
 # -- inference functions -----------------------------------------------------
@@ -336,11 +371,10 @@ def infer_take(op: Operation) -> list[Type]:
 
 
 def infer_reshape(op: Operation) -> list[Type]:
-    (x,) = _operand_types(op)
-    shape = ints(op, "shape")
-    if any(d < 0 for d in shape):
-        raise VerifyError(f"reshape target {list(shape)} must be fully static")
-    if x.is_static and x.num_elements != math.prod(shape):  # exact: int64 would wrap
+    view = Reshape(op)
+    x = tensor_type(view.input, "input")
+    shape = shape_with_sizes(ints(op, "shape"), view.sizes)
+    if x.is_static and None not in shape and x.num_elements != math.prod(shape):  # exact
         raise VerifyError(f"cannot reshape {x} ({x.num_elements} elements) to {list(shape)}")
     return [x.with_shape(shape)]
 
@@ -354,13 +388,15 @@ def infer_permute(op: Operation) -> list[Type]:
 
 
 def infer_slice(op: Operation) -> list[Type]:
-    (x,) = _operand_types(op)
+    view = Slice(op)
+    x = tensor_type(view.input, "input")
     axis = _axis(op, x.rank)
     start, end, step = _int(op, "start"), _int(op, "end"), _int(op, "step")
-    if step < 1 or start < 0 or end < start:
+    (end,) = shape_with_sizes((end,), [view.dynamic_end] if view.dynamic_end else [])
+    if step < 1 or start < 0 or (end is not None and end < start):
         raise VerifyError(f"slice [{start}:{end}:{step}] must have 0 <= start <= end and step >= 1")
     size = x.shape[axis]
-    if size is None:
+    if size is None or end is None:
         return [x.with_shape((*x.shape[:axis], None, *x.shape[axis + 1 :]))]
     length = len(range(min(start, size), min(end, size), step))
     return [x.with_shape((*x.shape[:axis], length, *x.shape[axis + 1 :]))]
@@ -386,8 +422,9 @@ def infer_concat(op: Operation) -> list[Type]:
 
 
 def infer_broadcast_to(op: Operation) -> list[Type]:
-    (x,) = _operand_types(op)
-    shape = ints(op, "shape")
+    view = BroadcastTo(op)
+    x = tensor_type(view.input, "input")
+    shape = shape_with_sizes(ints(op, "shape"), view.sizes)
     if broadcast_shapes(x.shape, shape) != shape:
         raise VerifyError(f"cannot broadcast {x} to {list(shape)}")
     return [x.with_shape(shape)]
@@ -403,6 +440,29 @@ def infer_reduce(op: Operation) -> list[Type]:
         raise VerifyError(f"kind '{kind}' is not one of {', '.join(REDUCE_KINDS)}")
     shape = [1 if i in axes else d for i, d in enumerate(x.shape) if keep or i not in axes]
     return [x.with_shape(tuple(shape))]
+
+
+def infer_dim(op: Operation) -> list[Type]:
+    _axis(op, tensor_type(Dim(op).input, "input").rank)
+    return [index]
+
+
+def infer_arange(op: Operation) -> list[Type]:
+    if Arange(op).end.type != index:
+        raise VerifyError(f"end must be an index value, got {Arange(op).end.type}")
+    return [TensorType((None,), i64)]
+
+
+def infer_index(op: Operation) -> list[Type]:
+    view = Index(op)
+    x = tensor_type(view.input, "input")
+    indices = [tensor_type(v, f"index #{i}") for i, v in enumerate(view.indices)]
+    if not 1 <= len(indices) <= x.rank:
+        raise VerifyError(f"{len(indices)} index tensors for an input of rank {x.rank}")
+    if not all(is_integer(t.element_type) for t in indices):
+        raise VerifyError("index tensors must have integer element types")
+    batch = broadcast_shapes(*(t.shape for t in indices))
+    return [x.with_shape((*batch, *x.shape[len(indices):]))]
 
 
 def verify_cast(op: Operation) -> None:
@@ -623,8 +683,8 @@ Take = define(
 
 Reshape = define(
     "sparsec.reshape",
-    "Same elements, new static shape.",
-    operands=("input",),
+    "Same elements, new shape (-1: a run-time size, the next `sizes` operand).",
+    operands=("input", "sizes*"),
     properties={"shape": prop(DenseArrayAttr)},
     traits=(PURE,),
     infer=infer_reshape,
@@ -641,8 +701,9 @@ Permute = define(
 
 Slice = define(
     "sparsec.slice",
-    "input[start:end:step] along `axis` (end is clamped to the size).",
-    operands=("input",),
+    "input[start:end:step] along `axis` (end is clamped to the size; end = -1: the"
+    " `dynamic_end` operand).",
+    operands=("input", "dynamic_end?"),
     properties={
         "axis": prop(IntegerAttr),
         "start": prop(IntegerAttr),
@@ -664,8 +725,9 @@ Concat = define(
 
 BroadcastTo = define(
     "sparsec.broadcast_to",
-    "Expands size-1 (or missing leading) dimensions to `shape`.",
-    operands=("input",),
+    "Expands size-1 (or missing leading) dimensions to `shape` (-1: a run-time size, the"
+    " next `sizes` operand).",
+    operands=("input", "sizes*"),
     properties={"shape": prop(DenseArrayAttr)},
     traits=(PURE,),
     infer=infer_broadcast_to,
@@ -687,4 +749,30 @@ Cumsum = define(
     properties={"axis": prop(IntegerAttr)},
     traits=(PURE,),
     infer=infer_along_axis,
+)
+
+Dim = define(
+    "sparsec.dim",
+    "The run-time size of dimension `axis` of the input, as an index value.",
+    operands=("input",),
+    properties={"axis": prop(IntegerAttr)},
+    traits=(PURE,),
+    infer=infer_dim,
+)
+
+Arange = define(
+    "sparsec.arange",
+    "0, 1, ..., end - 1 (i64), for a run-time `end`.",
+    operands=("end",),
+    traits=(PURE,),
+    infer=infer_arange,
+)
+
+Index = define(
+    "sparsec.index",
+    "input[i0, i1, ...]: numpy advanced indexing of the leading axes, the index tensors"
+    " broadcast together (each index must be in range).",
+    operands=("input", "indices*"),
+    traits=(PURE,),
+    infer=infer_index,
 )

@@ -20,7 +20,7 @@ from sparsec.ir.attributes import (
     i64_array,
 )
 from sparsec.ir.dialects.func import Return, func
-from sparsec.ir.types import f32, i1, i32, i64, tensor
+from sparsec.ir.types import f32, i1, i32, i64, index, tensor
 
 F = f32
 
@@ -108,6 +108,9 @@ VALID = {
         None,
     ),
     "sparsec.cumsum": ([t(2, 3, elem=i64)], AXIS1, t(2, 3, elem=i64), None),
+    "sparsec.dim": ([t(None, 3)], {"axis": IntegerAttr(0)}, index, None),
+    "sparsec.arange": ([index], {}, t(None, elem=i64), None),
+    "sparsec.index": ([t(4, 5, 6), t(2, 1, elem=i64), t(3, elem=i32)], {}, t(2, 3, 6), None),
 }
 
 

@@ -185,7 +185,23 @@ def _reduce() -> Operation:
     return body.module(body(sp.Reduce, body.args[0], **props))
 
 
+def _dynamic_sizes() -> Operation:
+    """Run-time sizes: dim, arange, index, and reshape / broadcast_to / slice taking sizes."""
+    body = Body(tensor((None, None, 8)), tensor((None, None), i1))
+    x, mask = body.args
+    b, s = (body(sp.Dim, x, axis=IntegerAttr(a)) for a in (0, 1))
+    heads = body(sp.Reshape, x, b, s, shape=i64_array([-1, -1, 2, 4]))
+    rows = body(sp.Reshape, body(sp.Arange, b), b, shape=i64_array([-1, 1]))
+    keys = body(sp.Reshape, body(sp.Arange, s), s, shape=i64_array([1, -1]))
+    gathered = body(sp.Index, mask, rows, keys)
+    wide = body(sp.BroadcastTo, gathered, b, s, shape=i64_array([-1, 3, -1]))
+    positions = body.constant(np.arange(16, dtype=np.int64).reshape(1, 16))
+    ends = {k: IntegerAttr(v) for k, v in dict(axis=1, start=0, end=-1, step=1).items()}
+    return body.module(heads, wide, body(sp.Slice, positions, s, **ends))
+
+
 OP_CASES: dict[str, Callable[[], Operation]] = {
+    "dynamic_sizes": _dynamic_sizes,
     "abs": unary(sp.Abs),
     "neg": unary(sp.Neg),
     "exp": unary(sp.Exp),
