@@ -13,6 +13,11 @@ library stays small and its build time does not grow with the weights. Each op m
 - everything else: the Relax op of the same meaning, legalized to TE later and scheduled by
   ``schedule.py`` (elementwise, casts, shapes, layer_norm, softmax, reductions, gathers).
 
+Run-time sizes: each symbol of the function's ``sparsec.dim_ranges`` becomes a TIR variable in
+the shapes of ``main``'s inputs, Relax infers the shapes after them, and an ``index`` value of the
+IR (``sparsec.dim``) is the PrimExpr of that size. Linear, attention and layer-norm kernels are
+then the dynamic plans, sized for the largest shapes the ranges allow.
+
 Kernels are added through the BlockBuilder, which keeps one PrimFunc per distinct definition,
 so layers of the same shape share their kernels.
 """
@@ -26,7 +31,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import tvm
-from tvm import relax
+import tvm_ffi
+from tvm import relax, te, tirx
+from tvm.sym import Analyzer
 
 from sparsec.codegen.attention import AttentionPlan, attention_func
 from sparsec.codegen.bsr_linear import bsr_linear_func, plan_bsr_linear
@@ -44,12 +51,13 @@ from sparsec.ir.core import BlockArgument, Operation, Value
 from sparsec.ir.dialects import func as func_dialect
 from sparsec.ir.dialects import sparsec
 from sparsec.ir.dialects.sparsec import (
+    DYNAMIC_SIZE,
     attention_layouts,
     linear_epilogue,
     linear_weights,
     swap_seq_heads,
 )
-from sparsec.ir.interpreter import find_function, function_type
+from sparsec.ir.interpreter import find_function
 from sparsec.ir.matchers import (
     BINARY_OPS,
     COMPARE_PREDICATES,
@@ -59,7 +67,14 @@ from sparsec.ir.matchers import (
     ints,
     table_for,
 )
-from sparsec.ir.types import TensorType
+from sparsec.ir.types import TensorType, index
+
+Size = int | tvm.ir.expr.Expr  # a static size, or a PrimExpr of the run-time sizes
+
+
+def _spec_size(size: Size) -> int | str:
+    """A size as the manifest records it: an int, or the symbol (expression) it is."""
+    return size if isinstance(size, int) else str(size)
 
 
 class LoweringError(UserError):
@@ -71,7 +86,7 @@ class TensorSpec:
     """One input or output of the compiled model."""
 
     name: str
-    shape: tuple[int, ...]
+    shape: tuple[int | str, ...]  # a run-time size is its symbol ("batch", "seq")
     dtype: str  # numpy dtype name
     upper_bound: int | None = None  # exclusive bound on the values (token ids < vocab)
 
@@ -85,6 +100,7 @@ class Lowered:
     params: list[np.ndarray]
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
+    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # symbol -> (min, max)
 
 
 def lower(module: Operation, target: CpuTarget, func_name: str = "forward") -> Lowered:
@@ -149,6 +165,9 @@ class _Lowerer:
     param_vars: dict[str, relax.Var] = field(default_factory=dict)
     param_arrays: dict[str, np.ndarray] = field(default_factory=dict)
     inline_names: dict[Value, str] = field(default_factory=dict)
+    sizes: dict[Value, Size] = field(default_factory=dict)  # index values: their PrimExpr
+    symbols: dict[str, tirx.Var] = field(default_factory=dict)
+    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def _resource_key(self, value: Value) -> str | None:
         """The parameter name of a constant: its resource key, or ``inline<n>`` for dense<...>."""
@@ -161,33 +180,76 @@ class _Lowerer:
 
     def run(self) -> Lowered:
         block = self.func.regions[0].block
-        signature = function_type(self.func)
         in_names = _names(self.func, "sparsec.input_names", func_dialect.arg_names(self.func))
         bounds = index_bounds(self.func)
         inputs, input_vars = [], []
-        for i, arg in enumerate(block.args):
-            shape = _static_shape(arg.type, f"input #{i}")
+        for i, (arg, shape) in enumerate(zip(block.args, self._input_shapes(in_names),
+                                             strict=True)):
+            if not isinstance(arg.type, TensorType):
+                raise LoweringError(f"input #{i} has type {arg.type}; only tensors can be inputs")
             inputs.append(TensorSpec(in_names[i], shape, _dtype(arg.type), bounds.get(i)))
-            input_vars.append(relax.Var(in_names[i], relax.TensorType(shape, _dtype(arg.type))))
+            dims = [self.symbols[d] if isinstance(d, str) else d for d in shape]
+            input_vars.append(relax.Var(in_names[i], relax.TensorType(dims, _dtype(arg.type))))
             self.values[arg] = input_vars[-1]
         with self.bb.function("main"):
             with self.bb.dataflow():
                 for op in block.ops:
                     if op.name == "func.return":
-                        outputs = [self._get(v) for v in op.operands]
+                        returned = list(op.operands)
+                        outputs = [self._get(v) for v in returned]
                     else:
                         self._lower_op(op)
                 result = self.bb.emit_output(relax.Tuple(outputs))
             self.bb.emit_func_output(result, params=[*input_vars, *self.param_vars.values()])
         out_names = _names(self.func, "sparsec.output_names", func_dialect.result_names(self.func))
-        outs = [TensorSpec(out_names[i], _static_shape(t, f"output #{i}"), _dtype(t))
-                for i, t in enumerate(signature.results)]
+        outs = [TensorSpec(name, tuple(_spec_size(d) for d in self._dims_of(expr)),
+                           _dtype(value.type))
+                for name, expr, value in zip(out_names, outputs, returned, strict=True)]
         return Lowered(self.bb.get(), list(self.param_vars), list(self.param_arrays.values()),
-                       inputs, outs)
+                       inputs, outs, self.ranges)
+
+    def _input_shapes(self, names: list[str]) -> list[tuple[int | str, ...]]:
+        """Each input's shape, a run-time size as its symbol; makes the symbols' TIR variables."""
+        self.ranges = func_dialect.dim_ranges(self.func)
+        shapes = func_dialect.input_shapes(self.func)
+        for name, shape in zip(names, shapes, strict=True):
+            for size in shape:
+                if isinstance(size, str) and size not in self.ranges:
+                    raise LoweringError(f"input '{name}' has a run-time size '{size}' without a "
+                                        "range; import the model with --batch/--seq-len ranges "
+                                        "(e.g. --seq-len 1..512)")
+        self.symbols = {name: tirx.Var(name, "int64") for name in self.ranges}
+        return shapes
+
+    # -- shapes -----------------------------------------------------------------------------
+
+    def _dims_of(self, expr: relax.Expr) -> list[Size]:
+        """The shape of a lowered tensor: ints where static, PrimExprs of the symbols else."""
+        return [int(d) if isinstance(d, tirx.IntImm) else d for d in expr.ty.shape.values]
+
+    def _dims(self, value: Value) -> list[Size]:
+        return self._dims_of(self._get(value))
+
+    def _bound(self, size: Size) -> int:
+        """The largest value of ``size`` that the ranges allow."""
+        return self._bounds(size)[1]
+
+    def _bounds(self, size: Size) -> tuple[int, int]:
+        """The smallest and largest values of ``size`` that the ranges allow."""
+        if isinstance(size, int):
+            return size, size
+        analyzer = Analyzer()
+        for name, var in self.symbols.items():
+            low, high = self.ranges[name]
+            analyzer.bind(var, tvm.ir.Range.from_min_extent(low, high - low + 1))
+        bound = analyzer.const_int_bound(size)
+        return int(bound.min_value), int(bound.max_value)
 
     # -- values and parameters --------------------------------------------------------------
 
-    def _get(self, value: Value) -> relax.Expr:
+    def _get(self, value: Value) -> relax.Expr | Size:
+        if value.type == index:
+            return self.sizes[value]
         if value not in self.values:
             self.values[value] = self._constant(value.definer)
         return self.values[value]
@@ -214,11 +276,11 @@ class _Lowerer:
         return self.bb.emit(expr)
 
     def _call(self, func: tvm.tirx.PrimFunc, family: str, args: Sequence[relax.Expr],
-              shape: Sequence[int], dtype: str = "float32") -> relax.Var:
+              shape: Sequence[Size], dtype: str = "float32") -> relax.Var:
         gv = self.bb.add_func(mark_scheduled(func, family), family)
         return self._emit(relax.call_tir(gv, list(args), relax.TensorType(list(shape), dtype)))
 
-    def _reshape(self, x: relax.Expr, shape: Sequence[int]) -> relax.Expr:
+    def _reshape(self, x: relax.Expr, shape: Sequence[Size]) -> relax.Expr:
         return self._emit(relax.op.reshape(x, list(shape)))
 
     # -- ops ------------------------------------------------------------------------------------
@@ -234,7 +296,11 @@ class _Lowerer:
             raise LoweringError(f"{_where(op)}: '{op.name}' cannot be compiled yet")
         try:  # TVM reports bad shapes or dtypes as these when the op is built or normalized
             result = lowering(self, op, *[self._get(v) for v in op.operands])
-            self.values[op.result] = result if isinstance(result, relax.Var) else self._emit(result)
+            if op.result.type == index:
+                self.sizes[op.result] = result
+            else:
+                self.values[op.result] = result if isinstance(result, relax.Var) else self._emit(
+                    result)
         except (RuntimeError, TypeError, ValueError) as err:
             message = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
             raise LoweringError(f"{_where(op)}: '{op.name}': {message}") from None
@@ -244,9 +310,9 @@ class _Lowerer:
     def _packed_linear(self, op: Operation) -> relax.Expr:
         """A linear with constant weights: its kernel, the epilogue in its store."""
         linear = _LINEARS[op.name](op)
-        x_type, out_type = linear.input.type, op.result.type
-        k, n = x_type.shape[-1], out_type.shape[-1]
-        m = math.prod(x_type.shape[:-1])
+        dims = self._dims(linear.input)
+        k, n = dims[-1], op.result.type.shape[-1]
+        m = math.prod(dims[:-1])  # a PrimExpr when the token count is a run-time size
         epilogue = _epilogue(op)
         args: list[relax.Expr] = [self._reshape(self._get(linear.input), (m, k))]
         if op.name == "sparsec.linear":
@@ -260,10 +326,11 @@ class _Lowerer:
         if epilogue.residual:
             args.append(self._reshape(self._get(linear.residual), (m, n)))
         y = self._call(func, family, args, (m, n))
-        return self._reshape(y, out_type.shape)
+        return self._reshape(y, (*dims[:-1], n))
 
     def _dense_args(self, op, m, n, k, epilogue, args) -> tvm.tirx.PrimFunc:
-        plan = plan_dense_linear(m, n, k, self.target, epilogue)
+        dynamic = not isinstance(m, int)
+        plan = plan_dense_linear(self._bound(m), n, k, self.target, epilogue, dynamic)
         weight = sparsec.Linear(op).weight
         key = self._resource_key(weight)
         if key is None:
@@ -275,7 +342,8 @@ class _Lowerer:
     def _bsr_args(self, op, m, epilogue, args) -> tvm.tirx.PrimFunc:
         bsr = sparsec.BsrLinear(op)
         block, (n, k) = ints(op, "block_shape"), ints(op, "dense_shape")
-        plan = plan_bsr_linear(m, n, k, block, self.target, epilogue)
+        dynamic = not isinstance(m, int)
+        plan = plan_bsr_linear(self._bound(m), n, k, block, self.target, epilogue, dynamic)
         data, indices, indptr = bsr.data, bsr.indices, bsr.indptr
         keys = [self._resource_key(v) for v in (data, indices, indptr)]
         if None in keys:
@@ -464,6 +532,8 @@ def _attention(low: _Lowerer, op: Operation, q, k, v, mask=None) -> relax.Expr:
                   for layout, name in zip(layouts[:3], names, strict=True))
     if any(_dtype(t) != "float32" for t in (qt, kt, vt)):
         raise LoweringError(f"{_where(op)}: attention is compiled for float32 only")
+    if not op.result.type.is_static:
+        return _dynamic_attention(low, op, layouts, q, k, v, mask)
     _static_shape(op.result.type, "attention result")
     out_shape = tuple(int(d) for d in swap_seq_heads(op.result.type, layouts[3], "result").shape)
     batch_shape, (sq, dv) = out_shape[:-2], out_shape[-2:]
@@ -494,6 +564,33 @@ def _attention(low: _Lowerer, op: Operation, q, k, v, mask=None) -> relax.Expr:
     return low._reshape(y, out_shape)
 
 
+def _dynamic_attention(low: _Lowerer, op: Operation, layouts, q, k, v, mask) -> relax.Expr:
+    """Self-attention over a run-time batch and sequence length: the dynamic kernel, reading
+    every operand in its own layout (rank 4) and the mask in its broadcast shape."""
+    view = sparsec.Attention(op)
+    shapes = [low._dims(x) for x in (view.query, view.key, view.value)]
+    if any(len(dims) != 4 for dims in shapes) or (mask is not None and view.mask.type.rank != 4):
+        raise LoweringError(f"{_where(op)}: attention with run-time sizes needs rank-4 "
+                            "query, key, value and mask")
+    (b, s, h, d), (_, sk, _, _), (_, _, _, dv) = (
+        dims if layout == "bshd" else [dims[0], dims[2], dims[1], dims[3]]
+        for dims, layout in zip(shapes, layouts[:3], strict=True))
+    if not tvm_ffi.structural_equal(s, sk):
+        raise LoweringError(f"{_where(op)}: attention with run-time sizes is compiled for "
+                            "self-attention only (as many keys as queries)")
+    kind, mask_shape, args = "none", None, [q, k, v]
+    if mask is not None:
+        kind = "bool" if _dtype(view.mask.type) == "bool" else "additive"
+        mask_shape = tuple(1 if size == 1 else low._bound(size) for size in low._dims(view.mask))
+        args.append(mask)
+    seq_major = tuple(layout == "bshd" for layout in layouts)
+    plan = AttentionPlan(low._bound(b), int(h), low._bound(s), low._bound(s), int(d), int(dv),
+                         float(view.scale), kind, low.target.vector_lanes, seq_major, mask_shape,
+                         low.target.num_threads, dynamic=True)
+    out = (b, s, h, dv) if seq_major[3] else (b, h, s, dv)
+    return low._call(attention_func(plan), "attention", args, out)
+
+
 @_lowers("sparsec.softmax")
 def _softmax(low: _Lowerer, op: Operation, x) -> relax.Expr:
     return relax.op.nn.softmax(x, axis=int(sparsec.Softmax(op).axis))
@@ -505,13 +602,14 @@ def _layer_norm(low: _Lowerer, op: Operation, x, weight=None, bias=None) -> rela
     dtype = _dtype(op.result.type)
     weight = weight if weight is not None else relax.const(np.ones(normalized, dtype))
     bias = bias if bias is not None else relax.const(np.zeros(normalized, dtype))
-    shape = _static_shape(view.input.type, "layer_norm input")
+    shape = low._dims(view.input)
     if len(normalized) == 1 and dtype == "float32":
-        plan = LayerNormPlan(math.prod(shape[:-1]), shape[-1], float(view.epsilon),
-                             low.target.vector_lanes)
-        rows = low._reshape(x, (plan.rows, plan.size))
-        y = low._call(layer_norm_func(plan), "layer_norm", [rows, weight, bias],
-                      (plan.rows, plan.size))
+        rows = math.prod(shape[:-1])  # a PrimExpr with run-time sizes
+        plan = LayerNormPlan(low._bound(rows), shape[-1], float(view.epsilon),
+                             low.target.vector_lanes, dynamic=not isinstance(rows, int))
+        flat = low._reshape(x, (rows, plan.size))
+        y = low._call(layer_norm_func(plan), "layer_norm", [flat, weight, bias],
+                      (rows, plan.size))
         return low._reshape(y, shape)
     rank = view.input.type.rank
     axes = list(range(rank - len(normalized), rank))
@@ -529,9 +627,15 @@ def _take(low: _Lowerer, op: Operation, x, ids) -> relax.Expr:
     return relax.op.take(x, ids, axis=int(sparsec.Take(op).axis), mode="clip")
 
 
+def _with_sizes(op: Operation, sizes: Sequence[Size]) -> list[Size]:
+    """The ``shape`` property of ``op`` with its run-time sizes (DYNAMIC_SIZE) filled in."""
+    given = iter(sizes)
+    return [next(given) if d == DYNAMIC_SIZE else d for d in ints(op, "shape")]
+
+
 @_lowers("sparsec.reshape")
-def _reshape(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    return relax.op.reshape(x, list(ints(op, "shape")))
+def _reshape(low: _Lowerer, op: Operation, x, *sizes) -> relax.Expr:
+    return relax.op.reshape(x, _with_sizes(op, sizes))
 
 
 @_lowers("sparsec.permute")
@@ -540,11 +644,24 @@ def _permute(low: _Lowerer, op: Operation, x) -> relax.Expr:
 
 
 @_lowers("sparsec.slice")
-def _slice(low: _Lowerer, op: Operation, x) -> relax.Expr:
+def _slice(low: _Lowerer, op: Operation, x, *dynamic_end) -> relax.Expr:
     view = sparsec.Slice(op)
     axis = int(view.axis)
-    size = int(view.input.type.shape[axis])
-    start, end = min(int(view.start), size), min(int(view.end), size)
+    size = low._dims(view.input)[axis]
+    if not isinstance(size, int):  # a static slice that every size in range holds, or none
+        if dynamic_end or low._bounds(size)[0] < int(view.end):
+            raise LoweringError(f"{_where(op)}: this slice of an axis of run-time size can run "
+                                "past its end; only slices within its smallest size compile")
+        return relax.op.strided_slice(x, [axis], [int(view.start)], [int(view.end)],
+                                      [int(view.step)], assume_inbound=True)
+    start = min(int(view.start), size)
+    if dynamic_end:  # in range by the function's size ranges: checked here, not at run time
+        end = dynamic_end[0]
+        if low._bound(end) > size:
+            raise LoweringError(f"{_where(op)}: the slice end can reach {low._bound(end)}, "
+                                f"beyond the {size} entries of axis {axis}")
+    else:
+        end = min(int(view.end), size)
     return relax.op.strided_slice(x, [axis], [start], [end], [int(view.step)],
                                   assume_inbound=True)
 
@@ -555,8 +672,43 @@ def _concat(low: _Lowerer, op: Operation, *xs) -> relax.Expr:
 
 
 @_lowers("sparsec.broadcast_to")
-def _broadcast_to(low: _Lowerer, op: Operation, x) -> relax.Expr:
-    return relax.op.broadcast_to(x, list(ints(op, "shape")))
+def _broadcast_to(low: _Lowerer, op: Operation, x, *sizes) -> relax.Expr:
+    return relax.op.broadcast_to(x, _with_sizes(op, sizes))
+
+
+@_lowers("sparsec.dim")
+def _dim(low: _Lowerer, op: Operation, x) -> Size:
+    return low._dims_of(x)[sparsec.Dim(op).axis]
+
+
+@_lowers("sparsec.arange")
+def _arange(low: _Lowerer, op: Operation, end) -> relax.Expr:
+    return relax.op.arange(0, end, 1, "int64")
+
+
+@_lowers("sparsec.index")
+def _index(low: _Lowerer, op: Operation, x, *indices) -> relax.Expr:
+    """x[i0, i1, ...] as one TE gather; indices are clamped into range (memory safety), as
+    ``take`` does in "clip" mode."""
+    view = sparsec.Index(op)
+    index_shapes = [low._dims(v) for v in view.indices]
+    rank = max(len(shape) for shape in index_shapes)
+    padded = [[1] * (rank - len(shape)) + shape for shape in index_shapes]
+    batch = [next((d for d in dims if not (isinstance(d, int) and d == 1)), 1)
+             for dims in zip(*padded, strict=True)]
+
+    def gather(data, *ids):
+        def element(*i):
+            coords = []
+            for axis, (idx, shape) in enumerate(zip(ids, padded, strict=True)):
+                at = [0 if isinstance(size, int) and size == 1 else i[j]
+                      for j, size in enumerate(shape)][rank - len(idx.shape):]
+                limit = data.shape[axis] - 1
+                coords.append(tirx.max(tirx.min(idx[tuple(at)], limit), 0))
+            return data[(*coords, *i[rank:])]
+        return te.compute([*batch, *data.shape[len(ids):]], element, name="index")
+
+    return low.bb.emit_te(gather, x, *indices)
 
 
 @_lowers("sparsec.reduce")

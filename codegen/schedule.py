@@ -101,7 +101,7 @@ def _schedule_spatial(sch: Schedule, loops: list, lanes: int) -> None:
         rest, vector = sch.split(inner, [None, width])
         sch.vectorize(vector)
         outer_loops = [*outer_loops, rest]
-    elif extent is not None:
+    else:  # a run-time extent is not split into vectors: it runs in parallel with the rest
         outer_loops = loops
     if not outer_loops:
         return
@@ -134,11 +134,19 @@ def check_scheduled(mod: tvm.IRModule, min_work: int = MIN_CHECKED_WORK) -> None
                                + ", ".join(bad))
 
 
-def _work(func: tirx.PrimFunc) -> int:
-    """Elements in the largest static buffer argument."""
-    sizes = [math.prod(int(d) for d in buf.shape) for buf in func.params
-             if isinstance(buf, tirx.Buffer) and all(isinstance(d, tirx.IntImm) for d in buf.shape)]
+def _work(func: tirx.PrimFunc) -> int | float:
+    """Elements in the largest buffer argument (a run-time size counts as unbounded)."""
+    sizes = [math.prod(int(d) if isinstance(d, tirx.IntImm) else math.inf for d in buf.shape)
+             for buf in func.params if isinstance(buf, tirx.Buffer) and _is_buffer(buf)]
     return max(sizes, default=0)
+
+
+def _is_buffer(param: tirx.Var) -> bool:
+    """A buffer parameter (a scalar parameter has no shape)."""
+    try:
+        return param.shape is not None
+    except AttributeError:
+        return False
 
 
 _FAST = (tirx.ForKind.PARALLEL, tirx.ForKind.VECTORIZED)

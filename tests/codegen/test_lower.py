@@ -79,7 +79,8 @@ def test_training_dropout_is_a_lowering_error(make_module, target):
         lower(module, target)
 
 
-def test_dynamic_input_is_a_lowering_error(make_module, target):
+def test_run_time_size_without_a_range_is_a_lowering_error(make_module, target):
     module = make_module([tensor((None, 4))], lambda emit, x: emit(S.Neg, [x]))
-    with pytest.raises(LoweringError, match=r"input #0.*static"):
+    with pytest.raises(LoweringError, match=r"input 'input0' has a run-time size 'input0.0' "
+                                            r"without a range; import the model with"):
         lower(module, target)
