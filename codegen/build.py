@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,6 +44,7 @@ class Built:
     outputs: list[TensorSpec]
     kernels: dict[str, int]  # kernel family -> distinct PrimFuncs
     tuning: TuneReport | None = None  # set when built with ``tune``
+    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # run-time sizes
 
 
 def build_module(module: Operation, target: CpuTarget, *,
@@ -60,7 +61,8 @@ def build_module(module: Operation, target: CpuTarget, *,
     step("compiling")
     executable = tvm.compile(mod, target.tvm_target(), relax_pipeline=_lowering_passes())
     return Built(executable, lowered.param_names, lowered.params, lowered.inputs,
-                 lowered.outputs, kernel_families(mod), reports[0] if reports else None)
+                 lowered.outputs, kernel_families(mod), reports[0] if reports else None,
+                 lowered.ranges)
 
 
 def schedule_relax(mod: tvm.IRModule, target: CpuTarget, tune: TuneOptions | None = None,

@@ -24,7 +24,7 @@ import os
 import re
 import struct
 import zipfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ class TensorInfo:
     """
 
     name: str
-    shape: tuple[int, ...]
+    shape: tuple[int | str, ...]  # a run-time size is its symbol (see ``Manifest.sizes``)
     dtype: str  # numpy dtype name
     upper_bound: int | None = None
     finite: bool | None = None
@@ -73,8 +73,11 @@ class TensorInfo:
         bound = data.get("upper_bound")
         if not isinstance(name, str) or not name:
             raise ArtifactError(f"{where}: 'name' must be a non-empty string")
-        if not isinstance(shape, list) or not all(_is_int(d) and d >= 0 for d in shape):
-            raise ArtifactError(f"{where} '{name}': 'shape' must be a list of sizes")
+        if not isinstance(shape, list) or not all(
+                (_is_int(d) and d >= 0) or (isinstance(d, str) and _SYMBOL.fullmatch(d))
+                for d in shape):
+            raise ArtifactError(f"{where} '{name}': 'shape' must be a list of sizes and size "
+                                "names")
         if not isinstance(dtype, str) or not _is_dtype(dtype):
             raise ArtifactError(f"{where} '{name}': unknown dtype {dtype!r}")
         if bound is not None and not (_is_int(bound) and bound > 0):
@@ -87,11 +90,20 @@ class TensorInfo:
     @classmethod
     def of(cls, spec: Any) -> TensorInfo:
         """The info of any object with ``name``, ``shape``, ``dtype`` and maybe ``upper_bound``."""
-        return cls(spec.name, tuple(int(d) for d in spec.shape), str(spec.dtype),
-                   getattr(spec, "upper_bound", None))
+        return cls(spec.name, tuple(d if isinstance(d, str) else int(d) for d in spec.shape),
+                   str(spec.dtype), getattr(spec, "upper_bound", None))
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The names of the run-time sizes in the shape."""
+        return tuple(d for d in self.shape if isinstance(d, str))
+
+    def concrete(self, sizes: dict[str, int]) -> tuple[int, ...]:
+        """The shape with each run-time size given its value in ``sizes``."""
+        return tuple(sizes[d] if isinstance(d, str) else d for d in self.shape)
 
     def describe(self) -> str:
-        """``int64[1, 128]`` -- how error messages and reports show a tensor."""
+        """``int64[1, 128]``, ``int64[batch, seq]`` -- how messages and reports show a tensor."""
         return f"{self.dtype}[{', '.join(map(str, self.shape))}]"
 
 
@@ -192,6 +204,7 @@ class Manifest:
     model: str = ""  # where the model came from, for reports
     cpu_features: tuple[str, ...] = ()  # LLVM names of the ISA extensions the code may use
     bsr: tuple[BsrLayout, ...] = ()  # the BSR weights among the params, checked at load
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # run-time size: min, max
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -210,6 +223,7 @@ class Manifest:
             "weights": [w.to_json() for w in self.weights],
             "bsr": [layout.to_json() for layout in self.bsr],
             "kernels": dict(self.kernels),
+            "sizes": {name: list(bounds) for name, bounds in self.sizes.items()},
         }
 
     def summary(self) -> dict[str, float]:
@@ -274,6 +288,7 @@ def read_manifest(path: str | os.PathLike) -> Manifest:
 
 
 _FEATURE = re.compile(r"[a-z0-9][a-z0-9._-]*")
+_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")  # a run-time size's name ("batch", "seq")
 
 
 def _manifest_from_json(data: Any, where: str) -> Manifest:
@@ -316,14 +331,34 @@ def _manifest_from_json(data: Any, where: str) -> Manifest:
         cpu_features=tuple(features),
         bsr=tuple(BsrLayout.from_json(b, f"'{where}': bsr[{i}]")
                   for i, b in enumerate(data["bsr"])),
+        sizes=_read_sizes(data.get("sizes", {}), where),
     )
     _check_references(manifest, where)
     return manifest
 
 
+def _read_sizes(data: Any, where: str) -> dict[str, tuple[int, int]]:
+    """The ``sizes`` entry: each run-time size's [min, max]."""
+    if not isinstance(data, dict):
+        raise ArtifactError(f"'{where}' is corrupt: 'sizes' must be an object")
+    sizes = {}
+    for name, bounds in data.items():
+        if not (_SYMBOL.fullmatch(name) and isinstance(bounds, list) and len(bounds) == 2
+                and all(_is_int(b) for b in bounds) and 1 <= bounds[0] <= bounds[1]):
+            raise ArtifactError(f"'{where}' is corrupt: sizes['{name}'] must be [min, max] "
+                                "with 1 <= min <= max")
+        sizes[name] = (bounds[0], bounds[1])
+    return sizes
+
+
 def _check_references(manifest: Manifest, where: str) -> None:
     """Names are unique, every weight says whether it is finite, BSR layouts name weights."""
     params = {info.name: info for info in manifest.params}
+    for info in (*manifest.inputs, *manifest.outputs):
+        unknown = [d for d in info.symbols if d not in manifest.sizes]
+        if unknown:
+            raise ArtifactError(f"'{where}' is corrupt: '{info.name}' has the size "
+                                f"'{unknown[0]}' that 'sizes' does not list")
     for key, infos in (("inputs", manifest.inputs), ("params", manifest.params)):
         names = [info.name for info in infos]
         if len(set(names)) != len(names):

@@ -93,8 +93,10 @@ class CompileOptions:
     min_speedup: float = 1.1
     cost_model: str = "auto"
     block_shapes: tuple[str, ...] = DEFAULT_BLOCK_SHAPES  # candidates
-    batch: int | None = None  # None: 1 (or what a TorchScript archive recorded)
-    seq_len: int | None = None  # None: min(128, the model's positions) (or the recorded one)
+    # A size, or a (min, max) range of which the compiled model takes any size. None: batch 1,
+    # seq min(128, the model's positions); or what a TorchScript archive recorded.
+    batch: int | tuple[int, int] | None = None
+    seq_len: int | tuple[int, int] | None = None
     rerun_passes: bool = False  # IR input: run the passes it records as run again
     allow_pickle: bool = False
     allow_missing_weights: bool = False  # accept a checkpoint lacking some weights
@@ -440,6 +442,7 @@ def make_manifest(compilation: Compilation) -> Manifest:
         pipeline=compilation.pipeline,
         weights=compilation.weights,
         kernels={name: int(count) for name, count in sorted(built.kernels.items())},
+        sizes=dict(built.ranges),
         versions={"sparsec": sparsec.__version__, "tvm": tvm.__version__,
                   "numpy": np.__version__, "python": sys.version.split()[0]},
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 import typer
@@ -12,16 +13,49 @@ from sparsec.passes.sparsity_analysis import DEFAULT_BLOCK_SHAPES
 ModelArgument = Annotated[str, typer.Argument(help="torch.export archive, TorchScript archive, "
                                                    "Hugging Face model directory, or (with "
                                                    "--allow-pickle) torch.save file.")]
+@dataclass(frozen=True)
+class SizeArg:
+    """What --batch and --seq-len take: ``128`` (fixed), ``1..512`` or ``..512`` (a range)."""
+
+    low: int
+    high: int
+
+    @property
+    def value(self) -> int | tuple[int, int]:
+        """The size, or the (min, max) of a run-time size, as ``import_model`` takes it."""
+        return self.low if self.low == self.high else (self.low, self.high)
+
+
+def parse_size(text: str) -> SizeArg:
+    low, dots, high = text.partition("..")
+    try:
+        size = SizeArg(int(low) if low.strip() else 1, int(high)) if dots else SizeArg(
+            int(text), int(text))
+    except ValueError:
+        raise typer.BadParameter(f"'{text}' is neither a size (128) nor a range (1..512)") \
+            from None
+    if not 1 <= size.low <= size.high:
+        raise typer.BadParameter(f"'{text}': sizes start at 1 and a range's min is at most "
+                                 "its max")
+    return size
+
+
+def size_value(arg: SizeArg | None) -> int | tuple[int, int] | None:
+    return None if arg is None else arg.value
+
+
 BatchOption = Annotated[
-    int | None, typer.Option("--batch", metavar="N",
-                             help="Batch size to trace with (default 1, or the traced one of a "
-                                  "TorchScript archive).")
+    SizeArg | None, typer.Option("--batch", metavar="N|MIN..MAX", parser=parse_size,
+                              help="Batch size to trace with (default 1, or the traced one of "
+                                   "a TorchScript archive); a range MIN..MAX compiles one "
+                                   "model for every batch size in it.")
 ]
 SeqLenOption = Annotated[
-    int | None, typer.Option("--seq-len", metavar="N",
-                             help="Sequence length to trace with (default: min(128, the "
-                                  "model's position table), or the traced one of a "
-                                  "TorchScript archive).")
+    SizeArg | None, typer.Option("--seq-len", metavar="N|MIN..MAX", parser=parse_size,
+                              help="Sequence length to trace with (default: min(128, the "
+                                   "model's position table), or the traced one of a "
+                                   "TorchScript archive); a range MIN..MAX (e.g. 1..512) "
+                                   "compiles one model for every length in it.")
 ]
 AllowPickleOption = Annotated[
     bool, typer.Option("--allow-pickle", help="Allow a pickled nn.Module (runs its code!).")

@@ -4,7 +4,9 @@
     (hidden,) = model(input_ids=ids, attention_mask=mask)   # numpy arrays or torch tensors
 
 Inputs Hugging Face defaults may be omitted, as with the model in PyTorch: ``token_type_ids``
-become zeros and ``attention_mask`` ones (``default_input``). Every input is checked against the
+become zeros and ``attention_mask`` ones (``default_fill``). A model compiled for ranges of
+batch and sequence length (``Manifest.sizes``) takes any size in them, the same across its
+inputs (``bind_sizes``). Every input is checked against the
 manifest (presence, shape, dtype, and for token ids the range ``0 <= id < upper_bound``) before
 any kernel runs: a compiled embedding lookup reads
 out-of-range ids from outside its table, so a bad input must be an ``InputError`` naming the
@@ -75,14 +77,21 @@ class CompiledModel:
         """The outputs, in return order."""
         return self.manifest.outputs
 
+    @property
+    def sizes(self) -> dict[str, tuple[int, int]]:
+        """The run-time sizes (batch, sequence length) and the range of each."""
+        return self.manifest.sizes
+
     def __call__(self, *args: Any, **named: Any) -> np.ndarray | tuple[np.ndarray, ...]:
         """Run the model: one array for a single output, else a tuple in ``outputs`` order."""
-        results = self._execute(self.check_inputs(args, named))
+        inputs = self.check_inputs(args, named)
+        results = self._execute(inputs)
         if len(results) != len(self.outputs):
             raise ArtifactError(f"the compiled code returned {len(results)} outputs, the "
                                 f"manifest lists {len(self.outputs)}")
+        sizes = bind_sizes(self.inputs, inputs, self.sizes)
         for info, result in zip(self.outputs, results, strict=True):
-            if result.shape != info.shape or result.dtype.name != info.dtype:
+            if result.shape != info.concrete(sizes) or result.dtype.name != info.dtype:
                 raise ArtifactError(f"the compiled code returned {result.dtype.name}"
                                     f"{list(result.shape)} for output '{info.name}', the "
                                     f"manifest says {info.describe()}")
@@ -91,7 +100,10 @@ class CompiledModel:
     def check_inputs(self, args: Sequence[Any], named: dict[str, Any]) -> list[np.ndarray]:
         """The inputs as contiguous numpy arrays in manifest order; ``InputError`` if any is bad."""
         given = _bind(self.inputs, args, named)
-        return [check_input(info, given[info.name]) for info in self.inputs]
+        arrays = [_as_array(info, given[info.name]) for info in self.inputs]
+        sizes = bind_sizes(self.inputs, arrays, self.sizes)
+        return [check_input(info, array, sizes) for info, array in zip(self.inputs, arrays,
+                                                                        strict=True)]
 
     def save(self, path: str | os.PathLike) -> None:
         """Copy the artifact to the directory ``path`` (atomically: all of it or nothing)."""
@@ -120,33 +132,69 @@ def _bind(inputs: Sequence[TensorInfo], args: Sequence[Any],
         if name in given:
             raise InputError(f"input '{name}' given twice (by position and by name)")
         given[name] = value
-    for info in inputs:
-        default = default_input(info, inputs) if info.name not in given else None
-        if default is not None:
-            given[info.name] = default
-    missing = [info for info in inputs if info.name not in given]
+    missing = [info for info in inputs
+               if info.name not in given and default_fill(info, inputs) is None]
     if missing:
         listed = ", ".join(f"'{info.name}' ({info.describe()})" for info in missing)
         raise InputError(f"missing input{'s' if len(missing) > 1 else ''} {listed}")
+    for info in inputs:
+        if info.name not in given:  # the default, in the shape of the token ids given
+            fill = default_fill(info, inputs)
+            given[info.name] = np.full(np.shape(given["input_ids"]), fill, np.dtype(info.dtype))
     return given
 
 
-def default_input(info: TensorInfo, inputs: Sequence[TensorInfo]) -> np.ndarray | None:
-    """The value Hugging Face gives ``info`` when it is omitted (zeros for ``token_type_ids``,
-    ones for ``attention_mask``), or None when it has none. Decided by name, for a model that
-    also takes ``input_ids`` of the same shape (as every Hugging Face encoder does)."""
+def default_fill(info: TensorInfo, inputs: Sequence[TensorInfo]) -> int | None:
+    """The value Hugging Face fills ``info`` with when it is omitted (zeros for
+    ``token_type_ids``, ones for ``attention_mask``), or None when it has none. Decided by
+    name, for a model that also takes ``input_ids`` of the same shape (as every Hugging Face
+    encoder does)."""
     fill = HF_DEFAULTS.get(info.name)
     ids = next((i for i in inputs if i.name == "input_ids"), None)
     if fill is None or ids is None or ids.shape != info.shape \
             or np.dtype(info.dtype).kind not in "biuf":
         return None
-    return np.full(info.shape, fill, dtype=np.dtype(info.dtype))
+    return fill
 
 
-def check_input(info: TensorInfo, value: Any) -> np.ndarray:
-    """``value`` as a contiguous array of ``info``'s dtype and shape, with values in range."""
+def bind_sizes(inputs: Sequence[TensorInfo], arrays: Sequence[np.ndarray],
+               ranges: dict[str, tuple[int, int]]) -> dict[str, int]:
+    """The value of every run-time size, read from the inputs' shapes: each static size must
+    match, each run-time size be the same in every input and lie in its range."""
+    sizes: dict[str, int] = {}
+    seen_in: dict[str, str] = {}
+    for info, array in zip(inputs, arrays, strict=True):
+        shape = np.shape(array)
+        if len(shape) != len(info.shape) or any(
+                isinstance(d, int) and d != n for d, n in zip(info.shape, shape, strict=True)):
+            raise InputError(f"input '{info.name}': expected shape {_shown(info, ranges)}, got "
+                             f"{list(shape)}")
+        for symbol, size in zip(info.shape, shape, strict=True):
+            if isinstance(symbol, int):
+                continue
+            if sizes.setdefault(symbol, size) != size:
+                raise InputError(f"input '{info.name}': {symbol} is {size} here but "
+                                 f"{sizes[symbol]} in '{seen_in[symbol]}' (shape {list(shape)})")
+            seen_in.setdefault(symbol, info.name)
+            low, high = ranges[symbol]
+            if not low <= size <= high:
+                raise InputError(f"input '{info.name}': {symbol} {size} is outside {low}..{high}, "
+                                 f"the range the model was compiled for")
+    return sizes
+
+
+def _shown(info: TensorInfo, ranges: dict[str, tuple[int, int]]) -> str:
+    """``[batch, seq] (batch 1..32, seq 1..512)``: a shape with its ranges."""
+    spans = ", ".join(f"{s} {ranges[s][0]}..{ranges[s][1]}" for s in dict.fromkeys(info.symbols))
+    return f"[{', '.join(map(str, info.shape))}]" + (f" ({spans})" if spans else "")
+
+
+def check_input(info: TensorInfo, value: Any, sizes: dict[str, int] | None = None
+                ) -> np.ndarray:
+    """``value`` as a contiguous array of ``info``'s dtype and shape (its run-time sizes as in
+    ``sizes``), with values in range."""
     array = _as_array(info, value)
-    if array.shape != info.shape:
+    if array.shape != info.concrete(sizes or {}):
         raise InputError(f"input '{info.name}': expected shape {list(info.shape)}, "
                          f"got {list(array.shape)}")
     if info.upper_bound is not None and array.size:
@@ -208,11 +256,20 @@ def _torch_to_numpy(info: TensorInfo, tensor: Any) -> np.ndarray:
                          f"({str(err).splitlines()[0]})") from None
 
 
-def random_inputs(inputs: Sequence[TensorInfo], seed: int = 0,
-                  among: Sequence[TensorInfo] | None = None) -> dict[str, np.ndarray]:
-    """Valid inputs for a smoke run: ids uniform below their bound, masks all ones, floats normal.
+def example_sizes(ranges: dict[str, tuple[int, int]]) -> dict[str, int]:
+    """A size for each run-time size, for a smoke run: batch 1 and 128 tokens where the ranges
+    allow (else the nearest end of the range)."""
+    return {name: min(high, max(low, 1 if name == "batch" else 128))
+            for name, (low, high) in ranges.items()}
 
-    An input Hugging Face defaults gets its default (``default_input``: token types zeros;
+
+def random_inputs(inputs: Sequence[TensorInfo], seed: int = 0,
+                  among: Sequence[TensorInfo] | None = None,
+                  sizes: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+    """Valid inputs for a smoke run: ids uniform below their bound, masks all ones, floats normal,
+    run-time sizes as in ``sizes``.
+
+    An input Hugging Face defaults gets its default (``default_fill``: token types zeros;
     ``among`` are all the model's inputs when ``inputs`` are only some); another integer input
     without a bound is taken for a mask when its name says so (ones), else filled with zeros,
     the one value every integer input accepts.
@@ -220,17 +277,16 @@ def random_inputs(inputs: Sequence[TensorInfo], seed: int = 0,
     rng = np.random.default_rng(seed)
     arrays = {}
     for info in inputs:
-        dtype = np.dtype(info.dtype)
-        default = default_input(info, among or inputs)
-        if default is not None:
-            arrays[info.name] = default
-            continue
-        if info.upper_bound is not None:
-            array = rng.integers(0, info.upper_bound, size=info.shape)
+        dtype, shape = np.dtype(info.dtype), info.concrete(sizes or {})
+        fill = default_fill(info, among or inputs)
+        if fill is not None:
+            array = np.full(shape, fill)
+        elif info.upper_bound is not None:
+            array = rng.integers(0, info.upper_bound, size=shape)
         elif dtype.kind in "biu":
-            array = np.ones(info.shape) if "mask" in info.name else np.zeros(info.shape)
+            array = np.ones(shape) if "mask" in info.name else np.zeros(shape)
         else:
-            array = rng.standard_normal(info.shape)
+            array = rng.standard_normal(shape)
         arrays[info.name] = array.astype(dtype)
     return arrays
 

@@ -43,6 +43,7 @@ from sparsec.options import (
     LayerOption,
     ModelArgument,
     SeqLenOption,
+    size_value,
 )
 from sparsec.passes import PassError, PassManager
 from sparsec.passes.block_shape_selection import DECISION_ATTR, DENSE, BlockShapeSelection
@@ -314,7 +315,8 @@ def analyze_command(
                                              cost_model)
         with Console(stderr=True).status("Starting") as status:
             start = time.perf_counter()
-            module = import_with_status(model, status, batch=batch, seq_len=seq_len,
+            module = import_with_status(model, status, batch=size_value(batch),
+                                        seq_len=size_value(seq_len),
                                         allow_pickle=allow_pickle,
                                         allow_missing_weights=allow_missing_weights)
             imported = time.perf_counter()

@@ -46,6 +46,7 @@ from sparsec.options import (
     DenseAboveOption,
     LayerOption,
     SeqLenOption,
+    size_value,
 )
 from sparsec.report import percent, speedup_text, table
 
@@ -122,6 +123,9 @@ def print_decisions(console: Console, manifest: Manifest, output: str, seconds: 
     else:
         sparsity = "sparsity disabled: every linear is dense"
     kernels = f"{sum(manifest.kernels.values())} kernels"
+    if manifest.sizes:
+        kernels += " for " + ", ".join(f"{name} {low}..{high}"
+                                       for name, (low, high) in manifest.sizes.items())
     wrote = f"replaced the existing {output}" if replaced else f"wrote {output}"
     console.print(f"{sparsity}; {kernels}; {wrote} ({_size_mb(Path(output)):.1f} MB) "
                   f"for {cpu} in {seconds:.1f} s", markup=False, soft_wrap=True)
@@ -241,8 +245,8 @@ def compile_command(
         options = CompileOptions(
             target=target, mcpu=mcpu, mattr=mattr, threads=threads, sparsity=not no_sparsity,
             block_shape=block_shape, layers=tuple(layer or ()), dense_above=dense_above,
-            cost_model=cost_model, batch=batch,
-            seq_len=seq_len, rerun_passes=rerun_passes, allow_pickle=allow_pickle,
+            cost_model=cost_model, batch=size_value(batch),
+            seq_len=size_value(seq_len), rerun_passes=rerun_passes, allow_pickle=allow_pickle,
             allow_missing_weights=allow_missing_weights, dump_ir=dump_ir,
             elide_resources=elide_resources, tune_trials=tune, tune_db=tune_db)
         out = output or str(default_output(model))

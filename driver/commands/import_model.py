@@ -28,6 +28,7 @@ from sparsec.options import (
     BatchOption,
     ModelArgument,
     SeqLenOption,
+    size_value,
 )
 
 STAGES = {
@@ -38,8 +39,9 @@ STAGES = {
 }
 
 
-def import_with_status(model: str, status: Status, *, batch: int | None, seq_len: int | None,
-                       allow_pickle: bool, allow_missing_weights: bool = False) -> Operation:
+def import_with_status(model: str, status: Status, *, batch: int | tuple[int, int] | None,
+                       seq_len: int | tuple[int, int] | None, allow_pickle: bool,
+                       allow_missing_weights: bool = False) -> Operation:
     """Import ``model`` with the frontend, showing each stage on a rich ``status``."""
     # Imported here: torch takes seconds to load and other commands do not need it.
     from sparsec.frontend import import_model
@@ -70,7 +72,8 @@ def import_command(
         from sparsec.ir.printer import print_op
 
         with console.status("Starting") as status:
-            module = import_with_status(model, status, batch=batch, seq_len=seq_len,
+            module = import_with_status(model, status, batch=size_value(batch),
+                                        seq_len=size_value(seq_len),
                                         allow_pickle=allow_pickle,
                                         allow_missing_weights=allow_missing_weights)
             status.update("Printing the IR...")

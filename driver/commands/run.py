@@ -75,21 +75,33 @@ def check_counts(repeat: int, threads: int | None) -> None:
 def load_with_inputs(artifact: str, threads: int | None, given: dict[str, np.ndarray],
                      seed: int) -> tuple[CompiledModel, dict[str, np.ndarray]]:
     """The loaded model and its inputs: ``given`` ones, random valid ones for the rest."""
-    from sparsec.runtime import load, random_inputs
+    from sparsec.runtime import example_sizes, load, random_inputs
 
     model = load(artifact, threads=threads)
     # Unknown names in ``given`` reach the model, which names them in its InputError.
     missing = [info for info in model.inputs if info.name not in given]
-    return model, {**random_inputs(missing, seed, among=model.inputs), **given}
+    sizes = {**example_sizes(model.sizes), **_given_sizes(model.inputs, given)}
+    return model, {**random_inputs(missing, seed, among=model.inputs, sizes=sizes), **given}
+
+
+def _given_sizes(inputs: tuple[TensorInfo, ...], given: dict[str, np.ndarray]) -> dict[str, int]:
+    """The run-time sizes the given inputs have (generated inputs get the same)."""
+    sizes = {}
+    for info in inputs:
+        shape = np.shape(given[info.name]) if info.name in given else ()
+        if len(shape) == len(info.shape):
+            sizes.update((d, n) for d, n in zip(info.shape, shape, strict=True)
+                         if isinstance(d, str))
+    return sizes
 
 
 def _source(info: TensorInfo, inputs: tuple[TensorInfo, ...], given: dict, seed: int) -> str:
     """How an input was made: given, Hugging Face's default, or random."""
-    from sparsec.runtime import HF_DEFAULTS, default_input
+    from sparsec.runtime import HF_DEFAULTS, default_fill
 
     if info.name in given:
         return "given"
-    if default_input(info, inputs) is not None:
+    if default_fill(info, inputs) is not None:
         return f"default ({'ones' if HF_DEFAULTS[info.name] else 'zeros'})"
     return f"generated (seed {seed})"
 
@@ -140,7 +152,12 @@ def run_command(
                           strict=True))
         for info in model.inputs:
             source = _source(info, model.inputs, given, seed)
-            print(f"input  {info.name}: {info.describe()} {source}")
+            shape = list(arrays[info.name].shape)
+            shown = info.describe() if not info.symbols else f"{info.describe()} = {shape}"
+            print(f"input  {info.name}: {shown} {source}")
+        if model.sizes:
+            ranges = ", ".join(f"{name} {low}..{high}" for name, (low, high) in model.sizes.items())
+            print(f"sizes: {ranges} (any size in range runs)")
         seconds = []
         for _ in range(repeat):
             start = time.perf_counter()

@@ -16,7 +16,7 @@ import pytest
 from driver_helpers import SEQ_LEN, TOLERANCE, invoke
 
 from sparsec.artifact import Manifest, TensorInfo
-from sparsec.runtime import CompiledModel, InputError, default_input, random_inputs
+from sparsec.runtime import CompiledModel, InputError, default_fill, random_inputs
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 IDS = TensorInfo("input_ids", (2, 4), "int64", upper_bound=10)
@@ -53,9 +53,9 @@ def test_omitted_token_types_are_zeros_and_omitted_mask_ones():
 
 def test_only_hugging_face_inputs_of_a_model_taking_input_ids_have_defaults():
     other = TensorInfo("positions", (2, 4), "int64")
-    assert default_input(other, (IDS, other)) is None
-    assert default_input(MASK, (MASK,)) is None  # no input_ids
-    assert default_input(TensorInfo("attention_mask", (2, 5), "int64"), (IDS,)) is None
+    assert default_fill(other, (IDS, other)) is None
+    assert default_fill(MASK, (MASK,)) is None  # no input_ids
+    assert default_fill(TensorInfo("attention_mask", (2, 5), "int64"), (IDS,)) is None
     model, calls = echo_model(IDS, other)
     with pytest.raises(InputError, match="missing input 'positions'"):
         model(input_ids=np.zeros((2, 4), np.int64))
