@@ -101,7 +101,8 @@ def _reshape_dims(op: Operation | None, size: int) -> tuple[int, int] | None:
         return None
     shapes = [Reshape(op).shape, tuple(Reshape(op).input.type.shape)]
     for shape in shapes:
-        if len(shape) >= 2 and shape[-2] * shape[-1] == size and shape[-1] != size:
+        if len(shape) >= 2 and all(d is not None and d > 0 for d in shape[-2:]) \
+                and shape[-2] * shape[-1] == size and shape[-1] != size:  # not ?, not -1
             return int(shape[-2]), int(shape[-1])
     return None
 
