@@ -60,10 +60,13 @@ SYMPY_NAMES = frozenset({
     "BitwiseFn_bitwise_or", "BitwiseFn_bitwise_xor", "OpaqueUnaryFn_sqrt", "Max", "Min", "Abs",
     "Eq", "Ne", "Lt", "Le", "Gt", "Ge", "And", "Or", "Not", "floor", "ceiling", "sqrt", "oo",
     "zoo", "nan", "True", "False", "true", "false", "Integer", "Rational", "Float",
+    # sympy's srepr, how torch 2.13 writes a dynamic size: Symbol('s27', positive=True, ...)
+    "Symbol", "Add", "Mul", "Pow", "positive", "negative", "nonnegative", "nonpositive",
+    "integer", "real", "finite", "nonzero",
 })
 SHAPE_SYMBOL = re.compile(r"[a-z]{1,4}\d+")  # s0, u3, zuf1, ...: torch's SymT prefixes
-EXPR_TOKEN = re.compile(
-    r"\s+|[A-Za-z_]\w*|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\*\*|//|[-+*/%(),<>=!&|~]"
+EXPR_TOKEN = re.compile(  # a quoted string may only be a shape symbol's name
+    r"\s+|[A-Za-z_]\w*|'[a-z]{1,4}\d+'|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\*\*|//|[-+*/%(),<>=!&|~]"
 )
 
 
