@@ -23,7 +23,15 @@ from sparsec.ir.dialects import sparsec
 from sparsec.ir.opdef import OpDef
 from sparsec.ir.types import i1, i64
 
-from .translate import Known, Translated, TranslateError, TranslateFn, Translator, element_type_of
+from .translate import (
+    Known,
+    Size,
+    Translated,
+    TranslateError,
+    TranslateFn,
+    Translator,
+    element_type_of,
+)
 
 aten = torch.ops.aten
 TABLE: dict[object, TranslateFn] = {}
@@ -63,6 +71,16 @@ def _reshape(t: Translator, x: Value, shape: Sequence[int]) -> Value:
     if tuple(x.type.shape) == tuple(shape):
         return x
     return t.emit(sparsec.Reshape, [x], {"shape": i64_array(shape)})
+
+
+def _is_static(shape: Sequence[object]) -> bool:
+    return all(isinstance(d, int) for d in shape)
+
+
+def _resized(t: Translator, opdef: OpDef, x: Value, shape: Sequence[object]) -> Value:
+    """``x`` reshaped or broadcast (``opdef``) to a traced shape with run-time sizes."""
+    static, sizes = t.shape_operands(shape)
+    return t.emit(opdef, [x, *sizes], {"shape": i64_array(static)})
 
 
 def _promoted(t: Translator, node: fx.Node, operands: Sequence[object]) -> list[Value]:
@@ -261,7 +279,7 @@ def _transposed_weight(t: Translator, mat2: object) -> Value | None:
     Then ``x @ mat2`` is ``linear(x, W)``, with W in torch's [out, in] layout.
     """
     while (isinstance(mat2, fx.Node) and mat2.target in _BATCH_VIEWS
-           and mat2.meta["val"].shape[-2:] == mat2.args[0].meta["val"].shape[-2:]):
+           and t.symbolic_shape(mat2)[-2:] == t.symbolic_shape(mat2.args[0])[-2:]):
         mat2 = mat2.args[0]
     if not (isinstance(mat2, fx.Node) and mat2.target in _TRANSPOSES):
         return None
@@ -320,6 +338,8 @@ def _attention(t: Translator, node: fx.Node) -> Value:
         raise TranslateError("grouped-query attention (enable_gqa) is not supported")
     scale = node.kwargs.get("scale") or arg(node, 6, "scale")
     if scale is None:
+        if query.type.shape[-1] is None:
+            raise TranslateError("attention heads of a run-time width need an explicit scale")
         scale = 1.0 / math.sqrt(query.type.shape[-1])
     operands = [query, key, value]
     if mask is not None:
@@ -332,6 +352,8 @@ def _attention(t: Translator, node: fx.Node) -> Value:
 def _causal_mask(t: Translator, query: Value, key: Value, mask: list[Value]) -> Value:
     """The lower-triangular keep-mask, combined with an explicit mask when there is one."""
     rows, cols = query.type.shape[-2], key.type.shape[-2]
+    if rows is None or cols is None:
+        raise TranslateError("causal attention over a run-time sequence length is not supported")
     keep = torch.ones(rows, cols, dtype=torch.bool).tril(cols - rows)
     causal = t.value(Known(keep, t.derived_key(t.node, "causal_mask")))
     if not mask:
@@ -403,11 +425,21 @@ def _cumsum(t: Translator, node: fx.Node) -> Value:
     aten.flatten.using_ints,
 )
 def _view(t: Translator, node: fx.Node) -> Value:
+    shape = t.symbolic_shape(node)
+    if not _is_static(shape):
+        x = t.value(node.args[0])
+        return x if t.symbolic_shape(node.args[0]) == shape else _resized(t, sparsec.Reshape, x,
+                                                                            shape)
     return _reshape(t, t.value(node.args[0]), t.result_type().shape)
 
 
 @translates(aten.expand.default)
 def _expand(t: Translator, node: fx.Node) -> Value:
+    shape = t.symbolic_shape(node)
+    if not _is_static(shape):
+        x = t.value(node.args[0])
+        return x if t.symbolic_shape(node.args[0]) == shape else _resized(t, sparsec.BroadcastTo,
+                                                                            x, shape)
     x, shape = t.value(node.args[0]), t.result_type().shape
     if tuple(x.type.shape) == tuple(shape):
         return x
@@ -436,8 +468,10 @@ def _slice(t: Translator, node: fx.Node) -> Value:
     x = t.value(node.args[0])
     axis = _dim(arg(node, 1, "dim", 0), x.type.rank)
     size = x.type.shape[axis]
-    start, end = arg(node, 2, "start"), arg(node, 3, "end")
+    start, end = _size_arg(t, arg(node, 2, "start")), _size_arg(t, arg(node, 3, "end"))
     step = arg(node, 4, "step", 1)
+    if size is None or isinstance(end, Size):
+        return _dynamic_slice(t, node, x, axis, start, end, step)
     start = 0 if start is None else min(max(start + size if start < 0 else start, 0), size)
     end = size if end is None else min(max(end + size if end < 0 else end, start), size)
     if (start, end, step) == (0, size, 1):
@@ -445,13 +479,49 @@ def _slice(t: Translator, node: fx.Node) -> Value:
     return t.emit(sparsec.Slice, [x], {"axis": axis, "start": start, "end": end, "step": step})
 
 
+def _size_arg(t: Translator, value: object) -> object:
+    """An int argument as given, or a ``Size`` when it is a run-time size."""
+    return t.env.get(value) if isinstance(value, fx.Node) else value
+
+
+# An end at least this large means "to the end" (torch writes x[1:] as end = 2**63 - 1).
+TO_THE_END = 2**62
+
+
+def _dynamic_slice(t: Translator, node: fx.Node, x: Value, axis: int, start: object, end: object,
+                   step: object) -> Value:
+    """A slice along a run-time size, or up to one: ``end`` becomes an index operand."""
+    if not (isinstance(start, int | None) and isinstance(step, int)) or (start or 0) < 0:
+        raise TranslateError("a slice along a run-time size must start at a fixed position "
+                             ">= 0 and have a fixed step")
+    start = start or 0
+    axis_size = t.symbolic_shape(node.args[0])[axis]
+    if end is None or (isinstance(end, int) and end >= TO_THE_END):
+        end = axis_size if isinstance(axis_size, int) else Size(axis_size)
+    if isinstance(end, Size) and end.symbol == axis_size and (start, step) == (0, 1):
+        return x
+    if isinstance(end, int) and end < 0:
+        raise TranslateError(f"a slice end of {end} from a run-time size is not supported")
+    props = {"axis": axis, "start": start, "end": end, "step": step}
+    if isinstance(end, int):
+        return t.emit(sparsec.Slice, [x], props)
+    props["end"] = sparsec.DYNAMIC_SIZE
+    return t.emit(sparsec.Slice, [x, t.size(end.symbol)], props)
+
+
 @translates(aten.select.int)
 def _select(t: Translator, node: fx.Node) -> Value:
     x = t.value(node.args[0])
     axis = _dim(node.args[1], x.type.rank)
-    index = node.args[2] % x.type.shape[axis]
+    size = x.type.shape[axis]
+    if size is None and node.args[2] < 0:
+        raise TranslateError("selecting from the end of a run-time size is not supported")
+    index = node.args[2] if size is None else node.args[2] % size
     picked = t.emit(sparsec.Slice, [x], {"axis": axis, "start": index, "end": index + 1,
                                          "step": 1})
+    shape = t.symbolic_shape(node)
+    if not _is_static(shape):
+        return _resized(t, sparsec.Reshape, picked, shape)
     return _reshape(t, picked, t.result_type().shape)
 
 
@@ -479,6 +549,8 @@ def _gather(t: Translator, node: fx.Node) -> Value:
     """x.gather(dim, idx) as a take from the flattened x at flat positions computed from idx."""
     x = t.value(node.args[0])
     axis = _dim(node.args[1], x.type.rank)
+    if not (x.type.is_static and _is_static(t.symbolic_shape(node.args[2]))):
+        raise TranslateError("gather with run-time sizes is not supported")
     index_shape = node.args[2].meta["val"].shape
     strides = _strides(x.type.shape)
     grid = np.indices(tuple(index_shape), dtype=np.int64)
@@ -494,12 +566,21 @@ def _index(t: Translator, node: fx.Node) -> Value:
     indices = list(node.args[1])
     if any(i is None for i in indices):
         raise TranslateError("indexing with None (skipped axes) is not supported")
+    if not (x.type.is_static and all(_is_static(t.symbolic_shape(i)) for i in indices)):
+        return _dynamic_index(t, x, indices)
     strides = _strides(x.type.shape[: len(indices)])
     flat = None
     for index, stride in zip(indices, strides, strict=True):
         term = _scaled_index(t, index, stride, None)
         flat = term if flat is None else _add_index(t, flat, term)
     return _flat_take(t, x, flat, len(indices))
+
+
+def _dynamic_index(t: Translator, x: Value, indices: list[fx.Node]) -> Value:
+    """x[i0, i1, ...] with run-time sizes: one ``sparsec.index`` (the indices must be >= 0)."""
+    if any(i.meta["val"].dtype == torch.bool for i in indices):
+        raise TranslateError("indexing with a boolean mask over run-time sizes is not supported")
+    return t.emit(sparsec.Index, [x, *(t.cast(t.value(i), i64) for i in indices)])
 
 
 def _strides(shape: Sequence[int]) -> list[int]:
@@ -548,9 +629,13 @@ def _flat_take(t: Translator, x: Value, flat, merged_axes: int) -> Value:
 def _filled(value_arg: int | None, fill: float | None = None) -> TranslateFn:
     """new_ones / zeros_like / full_like...: a splat of the traced shape and dtype."""
 
-    def translate(t: Translator, node: fx.Node) -> Known:
+    def translate(t: Translator, node: fx.Node) -> Known | Value:
         meta = node.meta["val"]
         value = fill if value_arg is None else node.args[value_arg]
+        shape = t.symbolic_shape(node)
+        if not _is_static(shape):  # a splat broadcast to the run-time shape
+            splat = t.scalar(value, element_type_of(meta.dtype))
+            return _resized(t, sparsec.BroadcastTo, splat, shape)
         return Known(torch.full(tuple(meta.shape), value, dtype=meta.dtype), node.name)
 
     return translate
@@ -560,3 +645,31 @@ translates(aten.new_ones.default, aten.ones_like.default)(_filled(None, 1))
 translates(aten.new_zeros.default, aten.zeros_like.default)(_filled(None, 0))
 translates(aten.new_full.default)(_filled(2))
 translates(aten.full_like.default)(_filled(1))
+
+
+# -- run-time sizes -------------------------------------------------------------------------------
+
+
+@translates(aten.sym_size.int)
+def _sym_size(t: Translator, node: fx.Node) -> Size | int:
+    """A size of a tensor: an int when it is static, else the run-time size it is."""
+    size = node.meta["val"]
+    if isinstance(size, int):
+        return size
+    expr = size.node.expr
+    if expr.is_Integer:
+        return int(expr)
+    if not expr.is_Symbol:
+        raise TranslateError(f"size {expr} is not a plain batch or sequence size")
+    return Size(expr)
+
+
+@translates(aten.arange.default, aten.arange.start, aten.arange.start_step)
+def _arange(t: Translator, node: fx.Node) -> Value:
+    """arange(n) for a run-time n (a static one is folded before it gets here)."""
+    ends = [_size_arg(t, a) for a in node.args]
+    start, end, step = ([0, *ends, 1] if len(ends) == 1 else [*ends, 1][:3])
+    if start != 0 or step != 1 or not isinstance(end, Size):
+        raise TranslateError("only arange(n) of a run-time size n is supported "
+                             "(no start, step, or sizes computed from it)")
+    return t.cast(t.emit(sparsec.Arange, [t.size(end.symbol)]), _dtype_of(t))

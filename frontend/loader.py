@@ -17,7 +17,10 @@ folder's ``pytorch_model.bin`` must load weights-only, and its weights must cove
 the model. No message advises ``weights_only=False``.
 
 Hugging Face models are traced at ``batch`` x ``seq_len`` token ids; by default 1
-x min(128, the longest sequence the model's position table takes).
+x min(128, the longest sequence the model's position table takes). Either may be
+a ``(min, max)`` range instead: the model is then exported with that size as a
+run-time size (``dynamic_shapes``), axis 0 of every token input for the batch,
+axis 1 for the sequence.
 
 Anything else (missing, empty, truncated, random bytes, a JSON that is not a
 model config) is a ``FrontendError`` naming the file and the problem.
@@ -50,6 +53,7 @@ from .archive_check import (
 )
 from .errors import FrontendError
 from .torchscript import load_torchscript
+from .trace import has_run_time_sizes
 
 PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 TRANSFORMERS_NAME = re.compile(rb"\btransformers(?:\.\w+)+")
@@ -63,6 +67,12 @@ HF_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_mode
 DEFAULT_SEQ_LEN = 128
 # Models whose position ids start after the padding index (RoBERTa's create_position_ids...).
 PADDING_OFFSET_POSITIONS = ("roberta", "xlm-roberta", "camembert")
+# The names of the run-time sizes a range exports, and the input axis each one is.
+SIZE_AXES = {"batch": 0, "seq": 1}
+FIXED_SHAPES = ("was saved at fixed shapes; compile the Hugging Face directory (or an export "
+                "with dynamic_shapes) to get a range")
+
+SizeOption = int | tuple[int, int] | None  # a size, a (min, max) range of one, or the default
 
 
 @dataclass
@@ -70,24 +80,28 @@ class LoadedModel:
     """What a file held: an exported program, or a module to trace (with its example inputs).
 
     ``input_names`` name the program's inputs where its own placeholder names do not
-    (a converted TorchScript model's are ``input_ids_1``, ...).
+    (a converted TorchScript model's are ``input_ids_1``, ...). ``dynamic_shapes`` is
+    torch.export's argument for the module when a size was given as a range.
     """
 
     program: ExportedProgram | None = None
     module: torch.nn.Module | None = None
     example_inputs: tuple | dict | None = None
     input_names: tuple[str, ...] | None = None
+    dynamic_shapes: dict | tuple | None = None
 
 
-def load(path: str | os.PathLike, *, batch: int | None = None, seq_len: int | None = None,
+def load(path: str | os.PathLike, *, batch: SizeOption = None, seq_len: SizeOption = None,
          allow_pickle: bool = False, allow_missing_weights: bool = False) -> LoadedModel:
     """Open ``path`` as a model of any supported format (see the module docstring).
 
     ``batch`` and ``seq_len`` (None: the default, or what a TorchScript archive
-    recorded) shape the example inputs of a model to trace. ``allow_pickle``
-    trusts the file's code; ``allow_missing_weights`` accepts a Hugging Face
-    checkpoint that does not hold every weight of its model.
+    recorded) shape the example inputs of a model to trace; a ``(min, max)`` range
+    exports that size as a run-time size. ``allow_pickle`` trusts the file's code;
+    ``allow_missing_weights`` accepts a Hugging Face checkpoint that does not hold
+    every weight of its model.
     """
+    batch, seq_len = size_option("batch", batch), size_option("seq_len", seq_len)
     path = Path(path)
     if not path.exists():
         raise FrontendError(f"'{path}': no such file or directory")
@@ -128,15 +142,20 @@ def _read_head(path: Path, size: int = 4096) -> bytes:
         raise FrontendError(f"cannot read '{path}': {err.strerror}") from None
 
 
-def _load_zip(path: Path, allow_pickle: bool, batch: int | None,
-              seq_len: int | None) -> LoadedModel:
+def _load_zip(path: Path, allow_pickle: bool, batch: SizeOption,
+              seq_len: SizeOption) -> LoadedModel:
+    ranges = is_range(batch) or is_range(seq_len)
     with checked_copy(path) as (copy, names):
         if any(n.endswith(("/archive_format", "/models/model.json")) for n in names):
             check_export_archive(copy, names, allow_pickle, shown=path)
             _import_output_types(copy, [n for n in names if n.endswith(".json")])
             program = load_export_archive(copy, allow_pickle=allow_pickle, shown=path)
+            if ranges and not has_run_time_sizes(program):
+                raise FrontendError(f"'{path}' {FIXED_SHAPES}")
             return LoadedModel(program=program)
         if is_torchscript(names):
+            if ranges:
+                raise FrontendError(f"'{path}' is a TorchScript archive that {FIXED_SHAPES}")
             program, inputs = load_torchscript(copy, names, allow_pickle=allow_pickle,
                                                batch=batch, seq_len=seq_len, shown=path)
             return LoadedModel(program=program, input_names=inputs)
@@ -211,7 +230,7 @@ def _quiet_torch_export_log():
         logger.setLevel(level)
 
 
-def _load_pickle(path: Path, allow_pickle: bool, batch: int | None, seq_len: int | None,
+def _load_pickle(path: Path, allow_pickle: bool, batch: SizeOption, seq_len: SizeOption,
                  shown: Path | None = None) -> LoadedModel:
     """A ``torch.save`` file at ``path`` (messages name ``shown``, the user's file)."""
     shown = shown or path
@@ -234,8 +253,14 @@ def _load_pickle(path: Path, allow_pickle: bool, batch: int | None, seq_len: int
     if not isinstance(obj, torch.nn.Module):
         raise FrontendError(f"'{shown}' holds a {type(obj).__name__}, not a torch.nn.Module")
     if _is_hf_model(obj):
-        return LoadedModel(module=obj, example_inputs=hf_example_inputs(obj, batch, seq_len))
+        return _hf_loaded(obj, batch, seq_len)
     return LoadedModel(module=obj)
+
+
+def _hf_loaded(model: torch.nn.Module, batch: SizeOption, seq_len: SizeOption) -> LoadedModel:
+    inputs = hf_example_inputs(model, batch, seq_len)
+    return LoadedModel(module=model, example_inputs=inputs,
+                       dynamic_shapes=dynamic_shapes(inputs, batch, seq_len))
 
 
 def _is_hf_model(module: torch.nn.Module) -> bool:
@@ -243,7 +268,7 @@ def _is_hf_model(module: torch.nn.Module) -> bool:
     return config is not None and hasattr(config, "model_type")
 
 
-def load_hf_directory(path: Path, *, batch: int | None = None, seq_len: int | None = None,
+def load_hf_directory(path: Path, *, batch: SizeOption = None, seq_len: SizeOption = None,
                       allow_missing_weights: bool = False) -> LoadedModel:
     """A ``save_pretrained`` folder, loaded with transformers (local files only).
 
@@ -261,7 +286,7 @@ def load_hf_directory(path: Path, *, batch: int | None = None, seq_len: int | No
     for weights in _pickled_weight_files(path):
         check_weights_only(weights, f"'{weights}'")
     model = _instantiate(path, config, allow_missing_weights)
-    return LoadedModel(module=model, example_inputs=hf_example_inputs(model, batch, seq_len))
+    return _hf_loaded(model, batch, seq_len)
 
 
 def _read_config(config_file: Path) -> dict:
@@ -373,17 +398,25 @@ def _first_and_count(keys: list[str]) -> str:
     return f"'{keys[0]}'{more}"
 
 
-def hf_example_inputs(model: torch.nn.Module, batch: int | None = None,
-                      seq_len: int | None = None) -> dict:
+def hf_example_inputs(model: torch.nn.Module, batch: SizeOption = None,
+                      seq_len: SizeOption = None) -> dict:
     """input_ids (plus attention_mask of ones and zero token_type_ids where the model takes them).
 
     ``batch`` defaults to 1, ``seq_len`` to min(128, ``max_sequence_length(config)``).
-    The ids only fix shapes and dtypes for tracing; they are valid token ids.
+    The ids only fix shapes and dtypes for tracing; they are valid token ids. For a
+    ``(min, max)`` range the inputs have a size inside it that torch.export does not
+    specialise (not 0 or 1; the batch and sequence sizes differ, so they stay two sizes);
+    ``dynamic_shapes`` gives the matching torch.export argument.
     """
     import inspect
 
     config = model.config
     limit = max_sequence_length(config)
+    batch, seq_len = size_option("batch", batch), size_option("seq_len", seq_len)
+    if is_range(seq_len) and limit is not None and seq_len[1] > limit:
+        raise FrontendError(f"seq_len range {seq_len[0]}..{seq_len[1]} exceeds the {limit} "
+                            "positions of the model")
+    batch, seq_len = _example_sizes(batch, seq_len)
     batch = 1 if batch is None else batch
     seq_len = min(DEFAULT_SEQ_LEN, limit or DEFAULT_SEQ_LEN) if seq_len is None else seq_len
     if batch < 1 or seq_len < 1:
@@ -400,6 +433,71 @@ def hf_example_inputs(model: torch.nn.Module, batch: int | None = None,
     if "token_type_ids" in accepted:
         inputs["token_type_ids"] = torch.zeros(batch, seq_len, dtype=torch.int64)
     return inputs
+
+
+def size_option(name: str, value: object) -> SizeOption:
+    """``batch`` / ``seq_len`` checked: None, a size, or a (min, max) range with 1 <= min <= max
+    (a range of one size is that size)."""
+    if value is None or (type(value) is int):
+        return value
+    if not (isinstance(value, tuple | list) and len(value) == 2
+            and all(type(v) is int for v in value)):
+        raise FrontendError(f"{name} must be a size or a (min, max) range, got {value!r}")
+    low, high = value
+    if low < 1:
+        raise FrontendError(f"{name} range {low}..{high}: sizes start at 1")
+    if low > high:
+        raise FrontendError(f"{name} range {low}..{high}: its min is above its max")
+    return low if low == high else (low, high)
+
+
+def is_range(size: SizeOption) -> bool:
+    return isinstance(size, tuple)
+
+
+def _example_sizes(batch: SizeOption, seq_len: SizeOption) -> tuple[int | None, int | None]:
+    """Sizes inside the ranges that torch.export keeps symbolic: >= 2 (it specialises 0 and 1),
+    batch as small as that and seq near 8, and not equal (equal sizes could become one size)."""
+    batches = _candidates(batch, 2)
+    seqs = _candidates(seq_len, 8)
+    pairs = [(b, s) for b in batches for s in seqs if b != s]
+    return pairs[0] if pairs else (batches[0], seqs[0])
+
+
+def _candidates(size: SizeOption, preferred: int) -> list[int | None]:
+    """The size itself, or the two sizes >= 2 of a range nearest ``preferred``."""
+    if not is_range(size):
+        return [size]
+    low = max(size[0], 2)
+    high = min(size[1], low + preferred + 1)  # the nearest two lie in this window
+    return sorted(range(low, high + 1), key=lambda v: (abs(v - preferred), v))[:2]
+
+
+def dynamic_shapes(example_inputs: tuple | list | dict, batch: SizeOption,
+                   seq_len: SizeOption) -> dict | tuple | None:
+    """torch.export's ``dynamic_shapes`` for the ranges among ``batch`` and ``seq_len``: a Dim
+    named batch on axis 0 and seq on axis 1 of every tensor input (None: no range)."""
+    dims = {SIZE_AXES[name]: torch.export.Dim(name, min=size[0], max=size[1])
+            for name, size in (("batch", batch), ("seq", seq_len)) if is_range(size)}
+    if not dims:
+        return None
+
+    def spec(value: object) -> dict | None:
+        if not isinstance(value, torch.Tensor):
+            return None
+        return {axis: dim for axis, dim in dims.items() if axis < value.dim()} or None
+
+    if isinstance(example_inputs, dict):
+        return {name: spec(value) for name, value in example_inputs.items()}
+    if isinstance(example_inputs, tuple | list):
+        return tuple(spec(value) for value in example_inputs)
+    return (spec(example_inputs),)
+
+
+def size_names(batch: SizeOption, seq_len: SizeOption) -> dict[int, str]:
+    """The axis -> size name map ``translate`` takes for the ranges ``dynamic_shapes`` made."""
+    return {SIZE_AXES[name]: name for name, size in (("batch", batch), ("seq", seq_len))
+            if is_range(size)}
 
 
 def max_sequence_length(config: object) -> int | None:

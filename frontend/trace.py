@@ -1,4 +1,5 @@
-"""Trace a module with torch.export: eval mode, static shapes, inference ATen graph.
+"""Trace a module with torch.export: eval mode, inference ATen graph, static shapes unless
+``dynamic_shapes`` (torch.export's own argument) makes some input sizes run-time sizes.
 
 A TorchScript module is converted by torch's TorchScript-to-export converter and
 then made static the same way (``from_torchscript``).
@@ -23,8 +24,13 @@ from torch.export import ExportedProgram
 from .errors import FrontendError
 
 
-def export(module: torch.nn.Module, example_inputs: tuple | list | dict) -> ExportedProgram:
-    """The exported program of ``module`` at the example inputs' shapes (eval mode)."""
+def export(module: torch.nn.Module, example_inputs: tuple | list | dict,
+           dynamic_shapes: dict | tuple | None = None) -> ExportedProgram:
+    """The exported program of ``module`` at the example inputs' shapes (eval mode).
+
+    ``dynamic_shapes`` is passed to ``torch.export.export``: the sizes it marks with a
+    ``torch.export.Dim`` stay symbolic, with the Dim's range.
+    """
     if isinstance(example_inputs, dict):
         args, kwargs = (), dict(example_inputs)
     elif isinstance(example_inputs, tuple | list):
@@ -36,13 +42,26 @@ def export(module: torch.nn.Module, example_inputs: tuple | list | dict) -> Expo
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            program = torch.export.export(module, args, kwargs, strict=False)
+            program = torch.export.export(module, args, kwargs, strict=False,
+                                          dynamic_shapes=dynamic_shapes)
     except Exception as err:  # torch.export fails in many ways on untraceable code
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise FrontendError(f"torch.export could not trace the model: {message}") from None
     finally:
         module.train(was_training)
     return inference_graph(program)
+
+
+def has_run_time_sizes(program: ExportedProgram) -> bool:
+    """Whether some input of the program has a symbolic (run-time) size."""
+    user_inputs = set(program.graph_signature.user_inputs)
+    return any(
+        not isinstance(d, int) and not d.node.expr.is_Integer
+        for node in program.graph_module.graph.nodes
+        if node.op == "placeholder" and node.name in user_inputs
+        and isinstance(node.meta.get("val"), torch.Tensor)
+        for d in node.meta["val"].shape
+    )
 
 
 def inference_graph(program: ExportedProgram) -> ExportedProgram:

@@ -8,7 +8,14 @@ The graph is walked once in order. Every node becomes one of:
   and constants alone (``arange``, position ids, mask scaffolding) is folded
   here with torch and enters the IR only as a ``sparsec.constant`` when an op
   needs it. Parameters are never folded, so every weight keeps its name;
-- nothing, for eval-mode no-ops (dropout, clone, alias, asserts).
+- nothing, for eval-mode no-ops (dropout, clone, alias, asserts);
+- a ``Size``: a run-time size (a torch.export symbol, from ``sym_size.int``).
+
+A program exported with dynamic shapes has symbols for some input sizes. Each
+becomes a ``?`` in the IR types; the first input axis that carries a symbol is
+where ``sparsec.dim`` reads it (once, on first use), and ops that make a ``?``
+take that value as a size operand. ``@forward`` names every symbol and gives
+it the range torch recorded (``func.set_dynamic_dims``).
 
 Unmapped ops do not stop the walk: all are collected and reported together,
 each with the module and source line it came from.
@@ -21,10 +28,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import sympy
 import torch
 from torch import fx
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind, OutputKind
+from torch.utils._sympy.numbers import int_oo
 
 from sparsec.ir import Location, Operation, Value, verify
 from sparsec.ir.attributes import (
@@ -40,6 +49,7 @@ from sparsec.ir.types import FunctionType, TensorType, from_numpy_dtype
 from .errors import FrontendError, UnsupportedOpsError
 
 INLINE_LIMIT = 16  # constants with at most this many elements (or splats) print inline
+LARGEST_SIZE = 2**31 - 1  # an upper bound above this is no bound (torch uses int_oo or ~2**63)
 
 
 @dataclass(eq=False)
@@ -51,6 +61,16 @@ class Known:
     foldable: bool = True  # False for parameters: they stay named weights
 
 
+@dataclass(frozen=True)
+class Size:
+    """A run-time size: the value of ``sym_size.int`` on a dimension torch.export made symbolic."""
+
+    symbol: sympy.Symbol
+
+
+SymbolicShape = tuple  # of int (a static size) or sympy.Expr (a run-time one)
+
+
 class Unmapped:
     """Stands for the result of an op with no translation (or of anything using one)."""
 
@@ -59,7 +79,7 @@ class TranslateError(FrontendError):
     """An op is mapped but this use of it is not supported; the walk reports it with its source."""
 
 
-Translated = Value | Known | tuple | None
+Translated = Value | Known | Size | tuple | None
 TranslateFn = Callable[["Translator", fx.Node], Translated]
 
 # Ops that are the identity in an eval-mode, functional graph.
@@ -123,9 +143,30 @@ def location_of(node: fx.Node) -> Location | None:
     return Location(file, int(line)) if line.isdigit() else Location(file)
 
 
-def tensor_type_of(value: torch.Tensor) -> TensorType:
-    """The IR tensor type of a real or fake torch tensor."""
-    return TensorType(tuple(int(d) for d in value.shape), element_type_of(value.dtype))
+def tensor_type_of(value: torch.Tensor, names: dict | None = None) -> TensorType:
+    """The IR tensor type of a real or fake torch tensor (``?`` for a run-time size; ``names``
+    spells the symbols in the error about a size that is an expression of them)."""
+    shape = tuple(_ir_dim(d, names or {}) for d in symbolic_shape(value))
+    return TensorType(shape, element_type_of(value.dtype))
+
+
+def symbolic_shape(value: torch.Tensor) -> SymbolicShape:
+    """A tensor's shape: ints for static sizes, sympy expressions for run-time ones."""
+    return tuple(d if isinstance(d, int) else _sym_expr(d) for d in value.shape)
+
+
+def _sym_expr(size: torch.SymInt) -> int | sympy.Expr:
+    expr = size.node.expr
+    return int(expr) if expr.is_Integer else expr
+
+
+def _ir_dim(size: int | sympy.Expr, names: dict) -> int | None:
+    if isinstance(size, int):
+        return size
+    if size.is_Symbol:
+        return None
+    spelled = size.xreplace({s: sympy.Symbol(n) for s, n in names.items()})
+    raise TranslateError(f"size {spelled} is not a plain batch or sequence size")
 
 
 def element_type_of(dtype: torch.dtype):
@@ -142,9 +183,15 @@ def to_numpy(tensor: torch.Tensor) -> np.ndarray:
 class Translator:
     """Walks an exported program and builds the ``@forward`` function."""
 
-    def __init__(self, program: ExportedProgram, table: dict[object, TranslateFn]):
+    def __init__(self, program: ExportedProgram, table: dict[object, TranslateFn],
+                 axis_names: dict[int, str] | None = None):
         self.program = program
         self.table = table
+        self.axis_names = axis_names or {}
+        self.size_names: dict[sympy.Symbol, str] = {}
+        self._size_homes: dict[sympy.Symbol, tuple[Value, int]] = {}  # (input, axis) holding it
+        self._size_values: dict[sympy.Symbol, Value] = {}
+        self._input_nodes: list[fx.Node] = []
         self.env: dict[fx.Node, Translated | Unmapped] = {}
         self.node: fx.Node | None = None  # the node being translated
         self.func: Operation | None = None
@@ -162,6 +209,9 @@ class Translator:
             return self._materialize(arg)
         if isinstance(arg, bool | int | float):
             return self.scalar(arg, like.type.element_type if like is not None else None)
+        if isinstance(arg, Size):
+            raise TranslateError(f"the run-time size {self.size_names.get(arg.symbol, arg.symbol)}"
+                                 " is used as a tensor value, which is not supported")
         raise TranslateError(f"expected a tensor operand, got {arg!r}")
 
     def known(self, arg: object) -> Known | None:
@@ -180,6 +230,28 @@ class Translator:
 
     def constant(self, value: DenseElementsAttr | DenseResourceAttr) -> Value:
         return self.emit(sparsec.Constant, [], {"value": value})
+
+    # -- run-time sizes ---------------------------------------------------------------------------
+    def size(self, symbol: sympy.Expr) -> Value:
+        """The ``index`` value of a run-time size: a ``sparsec.dim`` of the first input axis that
+        carries it, emitted on first use."""
+        if symbol not in self._size_values:
+            if symbol not in self._size_homes:
+                raise TranslateError(f"size {symbol} is not the size of an input's axis")
+            arg, axis = self._size_homes[symbol]
+            self._size_values[symbol] = self.emit(sparsec.Dim, [arg], {"axis": axis})
+        return self._size_values[symbol]
+
+    def shape_operands(self, shape: SymbolicShape) -> tuple[list[int], list[Value]]:
+        """A ``shape`` property (-1 for each run-time size) and the size operands it takes."""
+        static = [_ir_dim(d, self.size_names) for d in shape]
+        sizes = [self.size(d) for d, s in zip(shape, static, strict=True) if s is None]
+        return [sparsec.DYNAMIC_SIZE if d is None else d for d in static], sizes
+
+    def symbolic_shape(self, node: object) -> SymbolicShape | None:
+        """A node's traced shape (ints and sympy symbols), None when it is no tensor."""
+        value = node.meta.get("val") if isinstance(node, fx.Node) else None
+        return symbolic_shape(value) if isinstance(value, torch.Tensor) else None
 
     def _materialize(self, known: Known) -> Value:
         if known not in self._constants:
@@ -212,7 +284,7 @@ class Translator:
         value = (node or self.node).meta.get("val")
         if not isinstance(value, torch.Tensor):
             raise TranslateError(f"'{op_name((node or self.node).target)}' has no tensor result")
-        return tensor_type_of(value)
+        return tensor_type_of(value, self.size_names)
 
     def cast(self, value: Value, element_type) -> Value:
         """``value`` converted to ``element_type`` (itself when it already is)."""
@@ -238,6 +310,8 @@ class Translator:
         results = self._return(outputs_node)
         _set_signature(self.func, [v.type for v in inputs], [v.type for v in results])
         func.set_names(self.func, *self._names())
+        if self._size_homes:
+            func.set_dynamic_dims(self.func, *self._dynamic_dims())
         _erase_dead_ops(func.func_body(self.func))
         module = builtin.module([self.func])
         verify(module)
@@ -250,15 +324,55 @@ class Translator:
         for node in user:
             if not isinstance(node.meta.get("val"), torch.Tensor):
                 raise FrontendError(f"input '{node.name}' is not a tensor")
-        self.func = func.func("forward", [self.result_type(n) for n in user], [])
+        self._name_sizes(user)
+        self._input_nodes = user
+        self.func = func.func("forward", [self._input_type(n) for n in user], [])
         args = func.func_body(self.func).args
         for node, arg in zip(user, args, strict=True):
             self.env[node] = arg
+            for axis, size in enumerate(symbolic_shape(node.meta["val"])):
+                if not isinstance(size, int) and size.is_Symbol:
+                    self._size_homes.setdefault(size, (arg, axis))
         for node in placeholders:
             spec = specs[node.name]
             if spec.kind != InputKind.USER_INPUT:
                 self.env[node] = self._state(spec)
         return list(args)
+
+    def _name_sizes(self, inputs: list[fx.Node]) -> None:
+        """Name each symbol of the inputs' shapes by ``axis_names`` of the first axis carrying
+        it; its own name (s18) where there is none, or another symbol took it."""
+        for node in inputs:
+            for axis, size in enumerate(symbolic_shape(node.meta["val"])):
+                if isinstance(size, int) or not size.is_Symbol or size in self.size_names:
+                    continue
+                name = self.axis_names.get(axis)
+                if name is None or name in self.size_names.values():
+                    name = str(size)
+                self.size_names[size] = name
+
+    def _dynamic_dims(self) -> tuple[list[list[str]], dict[str, tuple[int, int]]]:
+        """Each input's size names (one per ``?``) and every size's range."""
+        dims = []
+        for node in self._input_nodes:
+            shape = symbolic_shape(node.meta["val"])
+            dims.append([self.size_names[d] for d in shape if not isinstance(d, int)])
+        ranges = {self.size_names[s]: self._range(s) for s in self._size_homes}
+        return dims, ranges
+
+    def _input_type(self, node: fx.Node) -> TensorType:
+        try:
+            return self.result_type(node)
+        except TranslateError as err:
+            raise FrontendError(f"input '{node.name}': {err}") from None
+
+    def _range(self, symbol: sympy.Symbol) -> tuple[int, int]:
+        name = self.size_names[symbol]
+        bounds = self.program.range_constraints.get(symbol)
+        upper = None if bounds is None else bounds.upper
+        if upper is None or upper is int_oo or not upper.is_Integer or int(upper) > LARGEST_SIZE:
+            raise FrontendError(f"no upper bound for size {name}; give dynamic_shapes a max")
+        return max(int(bounds.lower), 1), int(upper)
 
     def _state(self, spec) -> Known:
         """A parameter, buffer or constant; tied parameters share one Known (one constant)."""
@@ -387,8 +501,12 @@ def _erase_dead_ops(block) -> None:
             op.erase()
 
 
-def translate(program: ExportedProgram) -> Operation:
-    """The sparsec ``builtin.module`` of an exported program (verified)."""
+def translate(program: ExportedProgram, axis_names: dict[int, str] | None = None) -> Operation:
+    """The sparsec ``builtin.module`` of an exported program (verified).
+
+    A run-time size carried by input axis ``a`` is named ``axis_names[a]`` (e.g. {0: "batch",
+    1: "seq"} when every input was exported with those Dims), else by its torch symbol.
+    """
     from .aten_ops import TABLE
 
-    return Translator(program, TABLE).run()
+    return Translator(program, TABLE, axis_names).run()
