@@ -35,6 +35,13 @@ from .translate import (
 
 aten = torch.ops.aten
 TABLE: dict[object, TranslateFn] = {}
+# Ops whose translation reads run-time sizes among their arguments (shapes, slice bounds); any
+# other op given one is reported (the IR has no scalar arithmetic on sizes).
+TAKES_SIZES = {
+    aten.view.default, aten._unsafe_view.default, aten.reshape.default, aten.expand.default,
+    aten.slice.Tensor, aten.arange.default, aten.arange.start, aten.arange.start_step,
+    aten.new_ones.default, aten.new_zeros.default, aten.new_full.default,
+}
 
 
 def translates(*targets: object) -> Callable[[TranslateFn], TranslateFn]:
@@ -425,21 +432,22 @@ def _cumsum(t: Translator, node: fx.Node) -> Value:
     aten.flatten.using_ints,
 )
 def _view(t: Translator, node: fx.Node) -> Value:
-    shape = t.symbolic_shape(node)
-    if not _is_static(shape):
-        x = t.value(node.args[0])
-        return x if t.symbolic_shape(node.args[0]) == shape else _resized(t, sparsec.Reshape, x,
-                                                                            shape)
+    if not _is_static(t.symbolic_shape(node)):
+        return _dynamic_view(t, node, sparsec.Reshape)
     return _reshape(t, t.value(node.args[0]), t.result_type().shape)
+
+
+def _dynamic_view(t: Translator, node: fx.Node, opdef: OpDef) -> Value:
+    """A view to a shape with run-time sizes: the input when torch traced the same shape for
+    it, else one reshape / broadcast_to (``opdef``)."""
+    x, shape = t.value(node.args[0]), t.symbolic_shape(node)
+    return x if t.symbolic_shape(node.args[0]) == shape else _resized(t, opdef, x, shape)
 
 
 @translates(aten.expand.default)
 def _expand(t: Translator, node: fx.Node) -> Value:
-    shape = t.symbolic_shape(node)
-    if not _is_static(shape):
-        x = t.value(node.args[0])
-        return x if t.symbolic_shape(node.args[0]) == shape else _resized(t, sparsec.BroadcastTo,
-                                                                            x, shape)
+    if not _is_static(t.symbolic_shape(node)):
+        return _dynamic_view(t, node, sparsec.BroadcastTo)
     x, shape = t.value(node.args[0]), t.result_type().shape
     if tuple(x.type.shape) == tuple(shape):
         return x
@@ -470,7 +478,7 @@ def _slice(t: Translator, node: fx.Node) -> Value:
     size = x.type.shape[axis]
     start, end = _size_arg(t, arg(node, 2, "start")), _size_arg(t, arg(node, 3, "end"))
     step = arg(node, 4, "step", 1)
-    if size is None or isinstance(end, Size):
+    if size is None or isinstance(end, Size) or isinstance(start, Size):
         return _dynamic_slice(t, node, x, axis, start, end, step)
     start = 0 if start is None else min(max(start + size if start < 0 else start, 0), size)
     end = size if end is None else min(max(end + size if end < 0 else end, start), size)

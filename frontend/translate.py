@@ -184,9 +184,10 @@ class Translator:
     """Walks an exported program and builds the ``@forward`` function."""
 
     def __init__(self, program: ExportedProgram, table: dict[object, TranslateFn],
-                 axis_names: dict[int, str] | None = None):
+                 axis_names: dict[int, str] | None = None, takes_sizes: set | None = None):
         self.program = program
         self.table = table
+        self.takes_sizes = takes_sizes or set()  # ops whose run-time size arguments are read
         self.axis_names = axis_names or {}
         self.size_names: dict[sympy.Symbol, str] = {}
         self._size_homes: dict[sympy.Symbol, tuple[Value, int]] = {}  # (input, axis) holding it
@@ -415,10 +416,18 @@ class Translator:
         if foldable:
             return self._fold(node)
         try:
+            self._check_size_arguments(node, inputs)
             return self.table[target](self, node)
         except TranslateError as err:
             problems.append(f"{op_name(target)} {source_of(node)}: {err}")
             return Unmapped()
+
+    def _check_size_arguments(self, node: fx.Node, inputs: list) -> None:
+        sizes = [v for v in inputs if isinstance(v, Size)]
+        if sizes and node.target not in self.takes_sizes:
+            name = self.size_names.get(sizes[0].symbol, sizes[0].symbol)
+            raise TranslateError(f"the run-time size {name} is used as a value, which is not "
+                                 "supported")
 
     def _foldable(self, node: fx.Node, inputs: list) -> bool:
         return (
@@ -507,6 +516,6 @@ def translate(program: ExportedProgram, axis_names: dict[int, str] | None = None
     A run-time size carried by input axis ``a`` is named ``axis_names[a]`` (e.g. {0: "batch",
     1: "seq"} when every input was exported with those Dims), else by its torch symbol.
     """
-    from .aten_ops import TABLE
+    from .aten_ops import TABLE, TAKES_SIZES
 
-    return Translator(program, TABLE, axis_names).run()
+    return Translator(program, TABLE, axis_names, TAKES_SIZES).run()

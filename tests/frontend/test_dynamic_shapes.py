@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import torch
 import transformers
-from conftest import TOLERANCE
+from conftest import TOLERANCE, max_error, tiny_model, token_inputs
 from torch.export import Dim
 
 from sparsec.frontend import FrontendError, import_model
-from sparsec.frontend.loader import dynamic_shapes, hf_example_inputs
+from sparsec.frontend.loader import dynamic_shapes, hf_example_inputs, max_sequence_length
 from sparsec.frontend.prune import prunable_weights, prune_state
 from sparsec.ir.interpreter import interpret
 from sparsec.ir.parser import parse_module
@@ -220,3 +220,34 @@ def test_a_size_that_is_an_expression_of_sizes_is_reported_with_its_source():
         import_model(Flatten(), (torch.ones(2, 8),), batch=(1, 4), seq_len=(1, 16))
     assert "aten.view.default in <root module> (test_dynamic_shapes.py:" in str(error.value)
     assert "size batch*seq is not a plain batch or sequence size" in str(error.value)
+
+
+@pytest.mark.parametrize("arch", ["roberta", "distilbert", "albert", "electra"])
+def test_other_families_take_ranges(arch):
+    model = tiny_model(arch, "ForSequenceClassification")
+    longest = max_sequence_length(model.config)
+    module = import_model(model, batch=(1, 3), seq_len=(1, longest))
+    for batch, seq in [(1, 1), (3, longest)]:
+        inputs = token_inputs(model, batch, seq)
+        assert max(max_error(module, model, inputs)) <= TOLERANCE
+
+
+def test_a_run_time_size_used_as_a_value_is_reported():
+    class CompareWithLength(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return (x < x.shape[1]).float() + x
+
+    with pytest.raises(FrontendError) as error:
+        import_model(CompareWithLength(), (torch.ones(2, 8),), batch=(1, 4), seq_len=(1, 16))
+    assert "aten.lt.Scalar in <root module> (test_dynamic_shapes.py:" in str(error.value)
+    assert "the run-time size seq is used as a value, which is not supported" in str(error.value)
+
+
+def test_a_slice_to_the_end_of_a_run_time_size():
+    class DropFirst(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x[:, 2:]
+
+    module = import_model(DropFirst(), (torch.ones(2, 8),), batch=(1, 4), seq_len=(4, 16))
+    x = np.random.default_rng(0).standard_normal((3, 11)).astype(np.float32)
+    np.testing.assert_array_equal(interpret(module, [x])[0], x[:, 2:])
