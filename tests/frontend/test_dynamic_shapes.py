@@ -18,6 +18,7 @@ from conftest import TOLERANCE, max_error, tiny_model, token_inputs
 from torch.export import Dim
 
 from sparsec.frontend import FrontendError, import_model
+from sparsec.frontend.archive_check import _bad_expr_name
 from sparsec.frontend.loader import dynamic_shapes, hf_example_inputs, max_sequence_length
 from sparsec.frontend.prune import prunable_weights, prune_state
 from sparsec.ir.interpreter import interpret
@@ -251,3 +252,13 @@ def test_a_slice_to_the_end_of_a_run_time_size():
     module = import_model(DropFirst(), (torch.ones(2, 8),), batch=(1, 4), seq_len=(4, 16))
     x = np.random.default_rng(0).standard_normal((3, 11)).astype(np.float32)
     np.testing.assert_array_equal(interpret(module, [x])[0], x[:, 2:])
+
+
+@pytest.mark.parametrize("expr,bad", [
+    ("Symbol('s27', positive=True, integer=True)", None),
+    ("Mul(Integer(8), Symbol('s27', positive=True, integer=True))", None),
+    ("Symbol('os', positive=True)", "'"),  # a quoted string that is no shape symbol
+    ("Symbol('s1', positive=__import__('os'))", "__import__"),
+])
+def test_a_saved_dynamic_size_is_checked_before_sympy_evaluates_it(expr, bad):
+    assert _bad_expr_name(expr) == bad
