@@ -52,7 +52,7 @@ def analytic_shape_cost(rows: int, cols: int, lanes: int = DEFAULT_VECTOR_LANES)
     """The cost of the loop nest codegen generates for ``rows x cols`` blocks, by family.
 
     Fitted to the kernels' time per stored element at 128 tokens, 50-90 % sparsity
-    (``benchmarks/kernels.py``; both ISAs within about 30 %: Zen 4 AVX-512 and Zen 3 AVX2):
+    (``benchmarks/kernel_speed.py``; both ISAs within about 30 %: Zen 4 AVX-512 and Zen 3 AVX2):
     blocks whose rows fill a vector cost about one dense multiply-add per element; one-row
     blocks about two (each multiply-add loads its own vector of tokens, a weight element is
     shared by nothing); rows in between share every vector of tokens they load.

@@ -1,9 +1,9 @@
 """Kernel throughput: sparsec's BSR and dense linear kernels next to torch's dense linear.
 
-    python benchmarks/kernels.py                       # M=128, K=768, N in {768, 3072}, 2 threads
-    python benchmarks/kernels.py --n 768 --blocks 32x1,1x1 --sparsity 0.9 --repeat 50
-    TVM_NUM_THREADS=4 python benchmarks/kernels.py     # torch and TVM both on 4 threads
-    TVM_NUM_THREADS=1 python benchmarks/kernels.py --cpu-time   # one core, CPU time (shared hosts)
+    python benchmarks/kernel_speed.py                  # M=128, K=768, N in {768, 3072}, 2 threads
+    python benchmarks/kernel_speed.py --n 768 --blocks 32x1,1x1 --sparsity 0.9 --repeat 50
+    TVM_NUM_THREADS=4 python benchmarks/kernel_speed.py  # torch and TVM both on 4 threads
+    TVM_NUM_THREADS=1 python benchmarks/kernel_speed.py --cpu-time  # one core, CPU time
 
 For every N, in one run on the same threads: ``torch.nn.functional.linear`` on the dense weight
 (GFLOP/s = 2·M·N·K / t), sparsec's dense GEMM (same formula), and the BSR kernel for every
@@ -11,7 +11,9 @@ block shape × sparsity (effective GFLOP/s = 2·M·nnz / t, nnz = stored block e
 its ratio to torch's dense GFLOP/s. Each figure is the median of ``--repeat`` timed calls after
 warm-up; torch is timed before and after the sparsec kernels of each N and the median of both
 is the reference. The machine may be shared: compare ratios, not absolute times.
-Prints a table and writes ``benchmarks/results/kernels.csv``.
+Prints a table and writes ``benchmarks/results/kernels.csv``. (Not named ``kernels.py``: a
+script's folder comes first on ``sys.path``, and that name hid Hugging Face's ``kernels``
+package from transformers in every script here.)
 """
 
 from __future__ import annotations
