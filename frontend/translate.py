@@ -192,6 +192,7 @@ class Translator:
         self.size_names: dict[sympy.Symbol, str] = {}
         self._size_homes: dict[sympy.Symbol, tuple[Value, int]] = {}  # (input, axis) holding it
         self._size_values: dict[sympy.Symbol, Value] = {}
+        self._same_size: dict[sympy.Symbol, sympy.Symbol] = {}  # symbol -> the one named first
         self._input_nodes: list[fx.Node] = []
         self.env: dict[fx.Node, Translated | Unmapped] = {}
         self.node: fx.Node | None = None  # the node being translated
@@ -236,6 +237,7 @@ class Translator:
     def size(self, symbol: sympy.Expr) -> Value:
         """The ``index`` value of a run-time size: a ``sparsec.dim`` of the first input axis that
         carries it, emitted on first use."""
+        symbol = self._same_size.get(symbol, symbol)
         if symbol not in self._size_values:
             if symbol not in self._size_homes:
                 raise TranslateError(f"size {symbol} is not the size of an input's axis")
@@ -342,14 +344,23 @@ class Translator:
 
     def _name_sizes(self, inputs: list[fx.Node]) -> None:
         """Name each symbol of the inputs' shapes by ``axis_names`` of the first axis carrying
-        it; its own name (s18) where there is none, or another symbol took it."""
+        it; its own name (s18) where there is none.
+
+        Every input was exported with the same Dim on a named axis, which declares those sizes
+        equal, yet torch may still give each input a symbol of its own (it does for a range
+        of 1..2): a second symbol on a named axis is the first one's size under another name.
+        """
+        first: dict[str, sympy.Symbol] = {}
         for node in inputs:
             for axis, size in enumerate(symbolic_shape(node.meta["val"])):
                 if isinstance(size, int) or not size.is_Symbol or size in self.size_names:
                     continue
                 name = self.axis_names.get(axis)
-                if name is None or name in self.size_names.values():
+                if name is None:
                     name = str(size)
+                elif name in first:
+                    self._same_size[size] = first[name]
+                first.setdefault(name, size)
                 self.size_names[size] = name
 
     def _dynamic_dims(self) -> tuple[list[list[str]], dict[str, tuple[int, int]]]:
