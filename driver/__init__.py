@@ -44,8 +44,8 @@ def compile(  # shadows the builtin on purpose: the public name, as torch.compil
     target: str = "llvm",
     sparsity: bool = True,
     block_shape: str | None = None,
-    batch: int | None = None,
-    seq_len: int | None = None,
+    batch: int | tuple[int, int] | None = None,
+    seq_len: int | tuple[int, int] | None = None,
     threads: int | None = None,
     **pass_options: Any,
 ) -> CompiledModel:
@@ -53,7 +53,8 @@ def compile(  # shadows the builtin on purpose: the public name, as torch.compil
 
     ``model`` is an ``nn.Module`` (Hugging Face models need no ``example_inputs``: they are
     traced with ``batch`` x ``seq_len`` token ids, by default 1 x min(128, the model's
-    positions)), a ``torch.export.ExportedProgram``, or a path (export archive, TorchScript
+    positions); a ``(min, max)`` range instead of a size gives one model that runs every size in
+    it), a ``torch.export.ExportedProgram``, or a path (export archive, TorchScript
     archive, Hugging Face directory, or IR text from ``sparsec import`` / ``sparsec opt``).
     ``target`` is an LLVM CPU target such as ``"llvm -mcpu=skylake-avx512"`` (``"llvm"``: this
     machine's CPU). ``block_shape`` forces one choice ("32x1", "dense") for every weight;
