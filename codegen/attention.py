@@ -167,10 +167,13 @@ def _heads(p: AttentionPlan, q, k, v, mask, out, batch: Extent, sq: Extent, sk: 
         if p.dynamic:  # padded keys: finite scores (masked to -inf later), zero weights
             with T.serial(sk, keys) as j, T.serial(0, p.d) as e:
                 T.buffer_store(kt, tirx.const(0.0, F32), [e, j])
+        # One score buffer per task, not per row tile: over 1 KiB (or of a run-time size), it
+        # comes from TVM's workspace pool, a call to allocate and one to free each time.
+        scores = T.alloc_buffer((p.rows, keys), F32, scope="global" if p.dynamic else "local")
         first = group * per_task
         with T.serial(0, tirx.min(per_task, tiles - first)) as t:
             i0 = tirx.min((first + t) * p.rows, sq - p.rows)
-            _row_tile(p, q, kt, v, mask, out, b, h, i0, sk, keys)
+            _row_tile(p, q, kt, scores, v, mask, out, b, h, i0, sk, keys)
 
 
 def _extents(p: AttentionPlan) -> tuple[Extent, Extent, Extent]:
@@ -209,11 +212,11 @@ def _column_tiles(extent: int, width: int, body: Callable[[tirx.PrimExpr], None]
         body(tirx.min(c * width, extent - width))
 
 
-def _row_tile(p: AttentionPlan, q, kt, v, mask, out, b, h, i0, sk: Extent, keys: Extent) -> None:
-    """Scores, softmax and output of query rows ``i0 .. i0 + rows`` of head ``(b, h)``."""
+def _row_tile(p: AttentionPlan, q, kt, scores, v, mask, out, b, h, i0, sk: Extent,
+              keys: Extent) -> None:
+    """Scores (into ``scores``), softmax and output of query rows ``i0 .. i0 + rows`` of head
+    ``(b, h)``."""
     rows = p.rows
-    # A run-time number of keys cannot live on the stack.
-    scores = T.alloc_buffer((rows, keys), F32, scope="global" if p.dynamic else "local")
     inverse = T.alloc_buffer((rows,), F32, scope="local")
     width = p.key_block
 

@@ -21,7 +21,7 @@ from tvm.script.ir_builder import tirx as T
 
 from sparsec.codegen.epilogue import Epilogue
 from sparsec.codegen.kernel import CompiledKernel
-from sparsec.codegen.loops import symbolic_tokens, tiles
+from sparsec.codegen.loops import balanced_tiles, symbolic_tokens
 from sparsec.codegen.target import CpuTarget
 
 
@@ -125,8 +125,11 @@ def _emit(plan: DensePlan, tokens: int | tirx.PrimExpr, x: tirx.Buffer, weight: 
     full_panels, rest_columns = divmod(plan.n, p)
 
     def panel(index: tirx.PrimExpr, columns: int) -> None:
+        # one accumulator for every copy of the tile (see bsr_linear: a local buffer over 1 KiB
+        # comes from TVM's workspace pool, once per copy, on every panel)
+        acc = T.alloc_buffer((plan.token_tile, p), "float32", scope="local")
+
         def tile(m0: tirx.PrimExpr, tokens: int) -> None:
-            acc = T.alloc_buffer((tokens, p), "float32", scope="local")
             with T.unroll(0, tokens) as t, T.vectorized(0, p) as c:
                 T.buffer_store(acc, tirx.const(0.0, "float32"), [t, c])
             with T.serial(0, plan.k) as k, T.unroll(0, tokens) as t, T.vectorized(0, p) as c:
@@ -135,7 +138,7 @@ def _emit(plan: DensePlan, tokens: int | tirx.PrimExpr, x: tirx.Buffer, weight: 
                 m, n = m0 + t, index * p + c
                 T.buffer_store(y, plan.epilogue.apply(acc[t, c], extra, m, n), [m, n])
 
-        tiles(tokens, plan.token_tile, tile)
+        balanced_tiles(tokens, plan.token_tile, tile)
 
     if full_panels:
         with T.parallel(0, full_panels) as index:

@@ -39,6 +39,29 @@ def tiles(extent: Extent, size: int, body: Body,
             body(start, rest)
 
 
+def balanced_tiles(extent: Extent, size: int, body: Body) -> None:
+    """``tiles`` for a register tile over tokens: at a symbolic ``extent`` the remainder joins
+    the last whole tile and the two run as tiles of about equal size (16 tokens by 12: 8 + 8, not
+    12 + 4), as a static plan balances its tile: a sliver of a tile reuses each loaded weight
+    vector for only a few tokens. A static extent is tiled as given (its plan balanced it)."""
+    if isinstance(extent, int):
+        tiles(extent, size, body)
+        return
+    whole, rest = extent // size, extent % size
+    with T.If(tirx.Or(rest == 0, whole == 0)):
+        with T.Then():
+            tiles(extent, size, body)
+        with T.Else():
+            with T.serial(0, whole - 1) as index:
+                body(index * size, size)
+            start = (whole - 1) * size
+            for extra in range(1, size):
+                first = (size + extra + 1) // 2
+                with T.If(rest == extra), T.Then():
+                    body(start, first)
+                    body(start + first, size + extra - first)
+
+
 def symbolic_tokens(name: str = "m") -> tirx.Var:
     """The symbolic token count of a dynamic-shape kernel (int64, as Relax shapes are)."""
     return tirx.Var(name, "int64")
