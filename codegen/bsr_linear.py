@@ -105,7 +105,9 @@ def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuT
     # AVX2 vectors; wider panels fall out of the caches, narrower ones reload the weights more
     # often: 16 tokens ran 20-30 % slower on Zen 3); R ≥ 2 takes as many as the registers hold.
     limit = max(1, ONE_ROW_TOKENS // lanes) if rows == 1 else budget // rows
-    vectors = max(1, limit) if dynamic else _least_padding(ceil_div(m, lanes), max(1, limit))
+    # Powers of two only: 3 vectors of 8x8 blocks ran 1.3-1.8x slower than 2 (Zen 4, M 128-384)
+    limit = 1 << (max(1, limit).bit_length() - 1)
+    vectors = limit if dynamic else _least_padding(ceil_div(m, lanes), limit)
     group = max(1, lanes // rows)  # a group's outputs fill whole vectors of y
     return BsrPlan(m, n, k, block, lanes, "tokens", lanes * vectors, group, epilogue, dynamic)
 
@@ -209,26 +211,31 @@ class _Kernel:
         rows, cols = plan.block
         lanes = plan.lanes
 
-        def tile(yt: tirx.Buffer, row_block: tirx.PrimExpr, yt_row: tirx.PrimExpr,
-                 tile_index: tirx.PrimExpr, tokens: int) -> None:
-            width = ceil_div(tokens, lanes) * lanes
-            acc = T.alloc_buffer((rows, width), "float32", scope="local")
-            self._fill(acc, rows, width)
+        def tile(acc: tirx.Buffer, yt: tirx.Buffer, row_block: tirx.PrimExpr,
+                 yt_row: tirx.PrimExpr, tile_index: tirx.PrimExpr, tokens: int) -> None:
+            # Vectors of exactly one register: LLVM splits a <48 x float> (3 or 6 vectors of a
+            # panel) so badly that such a panel ran 4-20x slower than one of 2 or 4 (Zen 4).
+            vectors = ceil_div(tokens, lanes)
+            with T.unroll(0, rows) as r, T.unroll(0, vectors) as v, T.vectorized(0, lanes) as t:
+                T.buffer_store(acc, tirx.const(0.0, "float32"), [r, v * lanes + t])
             with T.serial(self.indptr[row_block], self.indptr[row_block + 1]) as j:
                 column = self.indices[j] * cols
-                with _loop(cols, cols * rows * width // lanes) as c, T.unroll(0, rows) as r, \
-                        T.vectorized(0, width) as t:
-                    T.buffer_store(acc, acc[r, t] + self.data[j, r, c]
-                                   * xt[tile_index, column + c, t], [r, t])
-            with T.unroll(0, rows) as r, T.vectorized(0, width) as t:
-                T.buffer_store(yt, acc[r, t], [yt_row + r, tile_index * plan.token_tile + t])
+                with _loop(cols, cols * rows * vectors) as c, T.unroll(0, vectors) as v, \
+                        T.unroll(0, rows) as r, T.vectorized(0, lanes) as t:
+                    token = v * lanes + t
+                    T.buffer_store(acc, acc[r, token] + self.data[j, r, c]
+                                   * xt[tile_index, column + c, token], [r, token])
+            with T.unroll(0, rows) as r, T.unroll(0, vectors) as v, T.vectorized(0, lanes) as t:
+                T.buffer_store(yt, acc[r, v * lanes + t],
+                               [yt_row + r, tile_index * plan.token_tile + v * lanes + t])
 
         def group(first: tirx.PrimExpr, count: int, outputs: int) -> None:
             yt = T.alloc_buffer((count * rows, self._padded_tokens()), "float32")
+            acc = T.alloc_buffer((rows, plan.token_tile), "float32", scope="local")  # all copies
 
             def panel(tile_index: tirx.PrimExpr, tokens: int) -> None:
                 with T.serial(0, count) as r:
-                    tile(yt, first + r, r * rows, tile_index, tokens)
+                    tile(acc, yt, first + r, r * rows, tile_index, tokens)
 
             self._panels(panel)
 
@@ -348,5 +355,7 @@ def _balanced(total: int, tile: int) -> int:
 
 
 def _least_padding(vectors: int, limit: int) -> int:
-    """Vectors per tile (≤ limit) that cover ``vectors`` with the least padding, largest first."""
-    return min(range(1, limit + 1), key=lambda v: (ceil_div(vectors, v) * v, -v))
+    """Vectors per tile (a power of two ≤ limit) that cover ``vectors`` with the least padding,
+    largest first."""
+    counts = [1 << i for i in range(limit.bit_length()) if 1 << i <= limit]
+    return min(counts, key=lambda v: (ceil_div(vectors, v) * v, -v))
