@@ -48,8 +48,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sparsity", type=float, default=0.9)
     parser.add_argument("--batches", default="1,8")
     parser.add_argument("--seqs", default="16,64,128,384")
-    parser.add_argument("--repeat", type=int, default=12,
+    parser.add_argument("--repeat", type=int, default=30,
                         help="timed calls per worker at 128 tokens; fewer for larger shapes")
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved rounds the calls are split into (and the fewest calls)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--target", default="llvm")
     parser.add_argument("--seed", type=int, default=0)
@@ -144,8 +146,8 @@ def measure_shape(model, args, base: dict, env: dict, work: Path, dynamic: Path,
             row[f"{stem}_error"] = max_abs_error(reference, outputs)
             if not row[f"{stem}_error"] <= TOLERANCE:
                 row["status"] = f"FAILED: {name} max abs error {row[f'{stem}_error']:.3g}"
-        repeat = max(3, round(args.repeat * 128 / (batch * seq)))
-        timings = pool.time_interleaved(workers, repeat, rounds=3)
+        repeat = max(args.rounds, round(args.repeat * 128 / (batch * seq)))
+        timings = pool.time_interleaved(workers, repeat, rounds=args.rounds)
     except pool.WorkerError as err:
         row["status"] = f"FAILED: {' '.join(str(err).split())}"
         return row
