@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_average": [load_start, os.getloadavg()[0]],
             "threads": args.threads, "target": args.target, "model": f"BERT L{args.layers} "
             f"H{args.hidden}, {args.sparsity:.0%} in {args.block} blocks",
-            "dynamic_compile_s": round(compile_s, 1), "command": " ".join(sys.argv)}
+            "dynamic_compile_s": round(compile_s, 1), "command": " ".join(["python", *sys.argv])}
     write_reports(args.out, rows, info)
     return 0 if all(r["status"] == "ok" for r in rows) else 1
 
