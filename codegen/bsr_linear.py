@@ -216,8 +216,7 @@ class _Kernel:
             # Vectors of exactly one register: LLVM splits a <48 x float> (3 or 6 vectors of a
             # panel) so badly that such a panel ran 4-20x slower than one of 2 or 4 (Zen 4).
             vectors = ceil_div(tokens, lanes)
-            with T.unroll(0, rows) as r, T.unroll(0, vectors) as v, T.vectorized(0, lanes) as t:
-                T.buffer_store(acc, tirx.const(0.0, "float32"), [r, v * lanes + t])
+            self._fill(acc, rows, vectors * lanes)
             with T.serial(self.indptr[row_block], self.indptr[row_block + 1]) as j:
                 column = self.indices[j] * cols
                 with _loop(cols, cols * rows * vectors) as c, T.unroll(0, vectors) as v, \
@@ -301,10 +300,18 @@ class _Kernel:
         if rest_rows:
             block_row(tirx.const(full_rows, "int32"), rest_rows)
 
-    @staticmethod
-    def _fill(acc: tirx.Buffer, outer: int, inner: int) -> None:
-        with T.unroll(0, outer) as a, T.vectorized(0, inner) as b:
-            T.buffer_store(acc, tirx.const(0.0, "float32"), [a, b])
+    def _fill(self, acc: tirx.Buffer, outer: int, inner: int) -> None:
+        """Zero ``acc[:outer, :inner]``, one register-wide store at a time (then the rest)."""
+        lanes = self.plan.lanes
+        vectors, rest = divmod(inner, lanes)
+        zero = tirx.const(0.0, "float32")
+        with T.unroll(0, outer) as a:
+            if vectors:
+                with T.unroll(0, vectors) as v, T.vectorized(0, lanes) as b:
+                    T.buffer_store(acc, zero, [a, v * lanes + b])
+            if rest:
+                with T.vectorized(0, rest) as b:
+                    T.buffer_store(acc, zero, [a, vectors * lanes + b])
 
     def _store(self, value: tirx.PrimExpr, m: tirx.PrimExpr, n: tirx.PrimExpr) -> None:
         T.buffer_store(self.y, self.plan.epilogue.apply(value, self.extra, m, n), [m, n])
@@ -357,5 +364,5 @@ def _balanced(total: int, tile: int) -> int:
 def _least_padding(vectors: int, limit: int) -> int:
     """Vectors per tile (a power of two ≤ limit) that cover ``vectors`` with the least padding,
     largest first."""
-    counts = [1 << i for i in range(limit.bit_length()) if 1 << i <= limit]
+    counts = [1 << i for i in range(limit.bit_length())]  # limit is one itself
     return min(counts, key=lambda v: (ceil_div(vectors, v) * v, -v))
