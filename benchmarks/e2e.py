@@ -170,6 +170,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="threads of every engine")
     parser.add_argument("--target", default="llvm",
                         help="sparsec's target (default 'llvm': this machine's CPU)")
+    parser.add_argument("--baseline-isa", choices=engines.BASELINE_ISAS, default="native",
+                        help="avx2: PyTorch (and torch.compile) as on an AVX2-only CPU, to time "
+                             "AVX2 code (--target 'llvm -mcpu=znver3') on an AVX-512 host on "
+                             "even terms (ONNX Runtime and OpenVINO are not capped)")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights and inputs")
     parser.add_argument("--no-attention-only", action="store_true",
                         help="sweep: skip the attention-only 90%% 32x1 configuration")
@@ -287,7 +291,8 @@ class Bench:
         self.name = f"bert-L{args.layers}-H{args.hidden}" + ("" if args.peers
                                                             else f"-S{args.seq_len}")
         self.env = {"OMP_NUM_THREADS": str(args.threads), "TVM_NUM_THREADS": str(args.threads),
-                    "HF_HUB_OFFLINE": "1", **engines.QUIET_ENV}
+                    "HF_HUB_OFFLINE": "1", **engines.QUIET_ENV,
+                    **engines.baseline_env(args.baseline_isa)}
 
     def weights_for(self, config: Config) -> None:
         """Load the dense weights, then prune them as ``config`` says (if it is pruned)."""
@@ -707,7 +712,8 @@ def settings_of(args: argparse.Namespace) -> dict[str, object]:
     """The options that shaped the run, for the JSON and markdown."""
     settings = {"layers": args.layers, "hidden": args.hidden, "seq_len": args.seq_len,
                 "threads": args.threads, "repeat": args.repeat, "rounds": ROUNDS,
-                "seed": args.seed, "target": args.target, "tolerance": TOLERANCE}
+                "seed": args.seed, "target": args.target, "tolerance": TOLERANCE,
+                "baseline_isa": args.baseline_isa}
     if args.peers:
         return settings | {"engines": args.engines, "variants": args.variants or "all"}
     return settings | {"batch": 1, "shapes": args.shapes, "sparsities": args.sparsities}

@@ -4,6 +4,8 @@
     python benchmarks/kernel_speed.py --n 768 --blocks 32x1,1x1 --sparsity 0.9 --repeat 50
     TVM_NUM_THREADS=4 python benchmarks/kernel_speed.py  # torch and TVM both on 4 threads
     TVM_NUM_THREADS=1 python benchmarks/kernel_speed.py --cpu-time  # one core, CPU time
+    python benchmarks/kernel_speed.py --target "llvm -mcpu=znver3" --baseline-isa avx2
+                                      # AVX2 code and an AVX2 torch on an AVX-512 host
 
 For every N, in one run on the same threads: ``torch.nn.functional.linear`` on the dense weight
 (GFLOP/s = 2·M·N·K / t), sparsec's dense GEMM (same formula), and the BSR kernel for every
@@ -22,6 +24,7 @@ import argparse
 import csv
 import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +33,6 @@ os.environ.setdefault("TVM_NUM_THREADS", "2")  # read once, when TVM's thread po
 THREADS = int(os.environ["TVM_NUM_THREADS"])
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -38,6 +40,9 @@ from sparsec.codegen.bsr_linear import BLOCK_SHAPES, build_bsr_linear  # noqa: E
 from sparsec.codegen.dense_linear import build_dense_linear  # noqa: E402
 from sparsec.codegen.target import parse_target  # noqa: E402
 from sparsec.ir.bsr import dense_to_bsr  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))  # the peers/ package beside this file
+from peers.engines import BASELINE_ISAS, baseline_env  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 FIELDS = ["n", "k", "m", "kernel", "block", "sparsity", "nnz", "microseconds", "gflops",
@@ -73,6 +78,8 @@ def block_pruned(weight: np.ndarray, block: tuple[int, int], sparsity: float,
 
 def bench_n(n: int, args: argparse.Namespace, rng: np.random.Generator) -> list[dict]:
     """Every kernel at ``N = n``; rows for the CSV."""
+    import torch  # after main() has set the baseline's ISA
+
     m, k = args.m, args.k
     target = parse_target(args.target, num_threads=args.threads)
     x = rng.standard_normal((m, k)).astype(np.float32)
@@ -149,6 +156,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--cpu-time", action="store_true",
                         help="time by this thread's CPU time (with TVM_NUM_THREADS=1 everything "
                              "runs on it), which other processes' load barely moves")
+    parser.add_argument("--baseline-isa", choices=BASELINE_ISAS, default="native",
+                        help="avx2: torch as on an AVX2-only CPU, to time AVX2 code "
+                             "(--target 'llvm -mcpu=znver3') on an AVX-512 host on even terms")
     parser.add_argument("--csv", type=Path, default=RESULTS / "kernels.csv")
     return parser.parse_args()
 
@@ -161,7 +171,11 @@ def main() -> None:
         if THREADS != 1:
             raise SystemExit("error: --cpu-time needs TVM_NUM_THREADS=1 (one thread does all work)")
         CLOCK = time.thread_time
+    os.environ.update(baseline_env(args.baseline_isa))
+    import torch
+
     torch.set_num_threads(THREADS)
+    print(f"torch's kernels: {torch.backends.cpu.get_cpu_capability()}")
     rng = np.random.default_rng(0)
     rows = [r for n in args.n for r in bench_n(n, args, rng)]
     print_table(rows, args)

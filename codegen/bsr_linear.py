@@ -16,6 +16,13 @@ The loop nest is generated per block-shape family, against the target's vector w
   the register tile is (R × T). Groups of block rows that fill whole output vectors sweep the
   panels one at a time and transpose their small ``Yᵀ`` into ``y`` at the end.
 
+Two variants of the rows family serve a long K (the FFN's second linear, K = 3072): with tiles
+of a few tokens (AVX2) K is swept in slices (``k_slices``: one parallel sweep over every block
+row per slice, the partial sums kept in ``y``, the blocks of a row sorted and indexed per slice
+by ``pointers``), so that a block row's weights stay in L1 while its token tiles reread them;
+and one-vector block rows (16x1 on AVX-512, 8x1 on AVX2) read x transposed (``x_by_column``),
+so that a tile's broadcasts come from one cache line instead of one per token.
+
 Both are parallel over block rows. Partial block rows (N % R) and partial token tiles get their
 own copy of the loop nest with static extents, so that the hot loops carry no bounds checks. With
 a dynamic token count (``BsrPlan.dynamic``) M is a run-time size: the register tiles stay, and the
@@ -44,6 +51,9 @@ BLOCK_SHAPES = tuple(parse_block_shape(text) for text in DEFAULT_BLOCK_SHAPES)
 MAX_TOKEN_TILE = 12  # rows family: broadcasts per loaded weight vector
 ONE_ROW_TOKENS = 32  # tokens family, one-row blocks: tokens per panel
 UNROLL_LIMIT = 64  # fully unroll a block's (R, C) loops up to this many multiply-adds
+SMALL_TILE = 4  # rows family: token tiles this small sweep K in slices of SLICE_COLUMNS
+SLICE_COLUMNS = 768
+X_CACHED_BYTES = 1 << 20  # rows family: x above this size (an L2 cache) is read as xᵀ
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,8 @@ class BsrPlan:
     group_rows: int = 1  # tokens family: block rows that share one sweep over the token panels
     epilogue: Epilogue = field(default_factory=Epilogue)
     dynamic: bool = False  # M is a run-time size (≤ m)
+    k_slices: int = 1  # rows family: K swept in this many slices, every block row each (pack)
+    x_by_column: bool = False  # rows family: x read as xᵀ, a tile's tokens side by side
 
     @property
     def row_blocks(self) -> int:
@@ -77,29 +89,62 @@ class BsrPlan:
         """K padded up to whole block columns."""
         return ceil_div(self.k, self.block[1]) * self.block[1]
 
-    def pack(self, weight: BSR) -> np.ndarray:
-        """The block data in this kernel's layout (``[nnzb, C, R]`` for the rows family)."""
+    @property
+    def slice_columns(self) -> int:
+        """Block columns per K slice."""
+        return ceil_div(self.padded_k // self.block[1], self.k_slices)
+
+    def pack(self, weight: BSR) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``data, indices, pointers`` in this kernel's layout: data ``[nnzb, C, R]`` for the
+        rows family; with K slices, each block row's blocks sorted by column and ``pointers``
+        ``[row_blocks · k_slices + 1]`` where each (block row, slice) starts (with one slice,
+        that is ``indptr``)."""
         if weight.dense_shape != (self.n, self.k) or weight.block != self.block:
             raise ValueError(f"BSR weight {weight.dense_shape} with block {weight.block} does not "
                              f"fit kernel N={self.n} K={self.k} block {self.block}")
+        data, indices, pointers = weight.data, weight.indices.astype(np.int32), weight.indptr
+        if self.k_slices > 1:
+            data, indices, pointers = self._sliced(weight)
         if self.family == "rows":
-            return np.ascontiguousarray(weight.data.transpose(0, 2, 1))
-        return weight.data
+            data = np.ascontiguousarray(data.transpose(0, 2, 1))
+        return data, indices, pointers.astype(np.int32)
+
+    def _sliced(self, weight: BSR) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The blocks of each block row sorted by column; where each (block row, K slice)
+        starts."""
+        row_of_block = np.repeat(np.arange(len(weight.indptr) - 1), np.diff(weight.indptr))
+        order = np.lexsort((weight.indices, row_of_block))
+        indices = weight.indices[order].astype(np.int32)
+        counts = np.zeros((self.row_blocks, self.k_slices), np.int32)
+        np.add.at(counts, (row_of_block, indices // self.slice_columns), 1)
+        pointers = np.zeros(counts.size + 1, np.int32)
+        np.cumsum(counts.ravel(), out=pointers[1:])
+        return np.ascontiguousarray(weight.data[order]), indices, pointers
 
 
 def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuTarget,
                     epilogue: Epilogue | None = None, dynamic: bool = False) -> BsrPlan:
     """Pick the loop-nest family and register tile for a BSR linear on ``target`` (``dynamic``:
     M is known only at run time, at most ``m``)."""
-    rows, _ = block
+    rows, cols = block
     lanes = target.vector_lanes
     registers = 32 if lanes >= 16 else 16
     budget = registers - 8  # accumulators; the rest hold loaded weights and broadcasts
     epilogue = epilogue or Epilogue()
     if rows >= lanes:
-        tile = max(1, min(m, MAX_TOKEN_TILE, budget // (rows // lanes)))
-        tile = tile if dynamic else _balanced(m, tile)
-        return BsrPlan(m, n, k, block, lanes, "rows", tile, epilogue=epilogue, dynamic=dynamic)
+        most = max(1, min(m, MAX_TOKEN_TILE, budget // (rows // lanes)))
+        tile = most if dynamic else _balanced(m, most)
+        # Every token tile rereads its block row's weights: with tiles of a few tokens (AVX2,
+        # blocks of 2+ vectors) a long row falls out of L1 between rereads. Slices of 768
+        # columns ran 1.15-1.4x faster at K = 3072 (AVX2 code on Zen 4), slower at K = 768.
+        slices = ceil_div(k, SLICE_COLUMNS) if most <= SMALL_TILE else 1
+        # A one-vector block row broadcasts one x element per multiply-add, from as many rows
+        # of x as the tile has tokens; once x outgrows the L2 cache those are misses, and xᵀ
+        # holds a tile's tokens in one line: 1.1-1.5x faster at K = 3072 (Zen 4, both widths),
+        # slower when x fits.
+        by_column = rows == lanes and cols == 1 and m * k * 4 > X_CACHED_BYTES
+        return BsrPlan(m, n, k, block, lanes, "rows", tile, epilogue=epilogue, dynamic=dynamic,
+                       k_slices=slices, x_by_column=by_column)
     # Every multiply-add loads a fresh vector of Xᵀ that only a block's R rows share. For R = 1,
     # panels of 32 tokens measured fastest at 70-90 % sparsity on both widths (2 AVX-512 or 4
     # AVX2 vectors; wider panels fall out of the caches, narrower ones reload the weights more
@@ -130,8 +175,7 @@ class BsrLinear:
                   residual: np.ndarray | None = None) -> list[np.ndarray]:
         """The kernel's argument list, output ``y`` last (zero-filled)."""
         plan = self.plan
-        args = [np.ascontiguousarray(x, np.float32), plan.pack(weight), weight.indices,
-                weight.indptr]
+        args = [np.ascontiguousarray(x, np.float32), *plan.pack(weight)]
         if plan.epilogue.bias:
             args.append(np.ascontiguousarray(bias, np.float32))
         if plan.epilogue.residual:
@@ -147,8 +191,8 @@ class BsrLinear:
 
 
 def bsr_linear_func(plan: BsrPlan) -> tirx.PrimFunc:
-    """The scheduled TIR loop nest of ``plan`` (arguments: x, data, indices, indptr, epilogue
-    arguments, y)."""
+    """The scheduled TIR loop nest of ``plan`` (arguments: x, then ``plan.pack``'s data,
+    indices and pointers, the epilogue's arguments, y)."""
     rows, cols = plan.block
     data_shape = (cols, rows) if plan.family == "rows" else (rows, cols)
     with IRBuilder() as builder, T.prim_func():
@@ -159,12 +203,13 @@ def bsr_linear_func(plan: BsrPlan) -> tirx.PrimFunc:
         x = T.arg("x", T.Buffer((m, plan.k), "float32"))
         data = T.arg("data", T.Buffer((nnzb, *data_shape), "float32"))
         indices = T.arg("indices", T.Buffer((nnzb,), "int32"))
-        indptr = T.arg("indptr", T.Buffer((plan.row_blocks + 1,), "int32"))
+        indptr = T.arg("indptr", T.Buffer((plan.row_blocks * plan.k_slices + 1,), "int32"))
         extra = plan.epilogue.declare_args(m, plan.n)
         y = T.arg("y", T.Buffer((m, plan.n), "float32"))
         kernel = _Kernel(plan, m, data, indices, indptr, extra, y)
         if plan.family == "rows":
-            kernel.emit_rows(_padded_columns(plan, m, x))
+            kernel.emit_rows(_by_column(plan, m, x) if plan.x_by_column
+                             else _padded_columns(plan, m, x))
         else:
             kernel.emit_tokens(_transposed(plan, m, x))
     return builder.get()
@@ -187,16 +232,27 @@ class _Kernel:
         rows, cols = self.plan.block
 
         def tile(acc: tirx.Buffer, row_block: tirx.PrimExpr, m0: tirx.PrimExpr, tokens: int,
-                 valid_rows: int):
+                 valid_rows: int, k_slice: tirx.PrimExpr | None, last: bool) -> None:
             self._fill(acc, tokens, rows)
-            with T.serial(self.indptr[row_block], self.indptr[row_block + 1]) as j:
+            start = row_block
+            if k_slice is not None:  # a later K slice goes on from the sums left in y
+                start = row_block * self.plan.k_slices + k_slice
+                with T.unroll(0, tokens) as t, T.vectorized(0, valid_rows) as r:
+                    earlier = self.y[m0 + t, row_block * rows + r]
+                    T.buffer_store(acc, tirx.Select(k_slice == 0, tirx.const(0.0, "float32"),
+                                                    earlier), [t, r])
+            with T.serial(self.indptr[start], self.indptr[start + 1]) as j:
                 column = self.indices[j] * cols
                 with _loop(cols, cols * rows * tokens) as c, T.unroll(0, tokens) as t, \
                         T.vectorized(0, rows) as r:
-                    T.buffer_store(acc, acc[t, r] + self.data[j, c, r] * x[m0 + t, column + c],
-                                   [t, r])
+                    value = (x[column + c, m0 + t] if self.plan.x_by_column
+                             else x[m0 + t, column + c])
+                    T.buffer_store(acc, acc[t, r] + self.data[j, c, r] * value, [t, r])
             with T.unroll(0, tokens) as t, T.vectorized(0, valid_rows) as r:
-                self._store(acc[t, r], m0 + t, row_block * rows + r)
+                if last:
+                    self._store(acc[t, r], m0 + t, row_block * rows + r)
+                else:
+                    T.buffer_store(self.y, acc[t, r], [m0 + t, row_block * rows + r])
 
         self._emit_row_blocks(tile)
 
@@ -289,16 +345,27 @@ class _Kernel:
         full_rows, rest_rows = divmod(self.plan.n, rows)
         size = self.plan.token_tile
 
-        def block_row(row_block: tirx.PrimExpr, valid_rows: int) -> None:
+        def block_row(row_block: tirx.PrimExpr, valid_rows: int, k_slice: tirx.PrimExpr | None,
+                      last: bool) -> None:
             acc = T.alloc_buffer((size, rows), "float32", scope="local")
-            balanced_tiles(self.m, size,
-                           lambda m0, tokens: tile(acc, row_block, m0, tokens, valid_rows))
+            balanced_tiles(self.m, size, lambda m0, tokens: tile(
+                acc, row_block, m0, tokens, valid_rows, k_slice, last))
 
-        if full_rows:
-            with T.parallel(0, full_rows) as row_block:
-                block_row(row_block, rows)
-        if rest_rows:
-            block_row(tirx.const(full_rows, "int32"), rest_rows)
+        def sweep(k_slice: tirx.PrimExpr | None, last: bool) -> None:
+            if full_rows:
+                with T.parallel(0, full_rows) as row_block:
+                    block_row(row_block, rows, k_slice, last)
+            if rest_rows:
+                block_row(tirx.const(full_rows, "int32"), rest_rows, k_slice, last)
+
+        slices = self.plan.k_slices
+        if slices == 1:
+            sweep(None, True)
+            return
+        # K slices outermost: a slice of x stays in the cache while every block row uses it
+        with T.serial(0, slices - 1) as k_slice:
+            sweep(k_slice, False)
+        sweep(tirx.const(slices - 1, "int32"), True)
 
     def _fill(self, acc: tirx.Buffer, outer: int, inner: int) -> None:
         """Zero ``acc[:outer, :inner]``, one register-wide store at a time (then the rest)."""
@@ -325,6 +392,26 @@ def _padded_columns(plan: BsrPlan, tokens: Extent, x: tirx.Buffer) -> tirx.Buffe
     with T.parallel(0, tokens) as m, T.vectorized(0, plan.padded_k) as k:
         T.buffer_store(padded, tirx.if_then_else(k < plan.k, x[m, k], 0.0), [m, k])
     return padded
+
+
+def _by_column(plan: BsrPlan, tokens: Extent, x: tirx.Buffer) -> tirx.Buffer:
+    """``xᵀ [Kp, S]``, rows past K zeroed; the row stride S ≥ M is an odd number of cache lines:
+    at a power-of-two stride the rows that a tile reads all fall into a few cache sets."""
+    lines = ceil_div(tokens, 16) // 2 * 2 + 1
+    xt = T.alloc_buffer((plan.padded_k, lines * 16), "float32")
+
+    def copy(m0: tirx.PrimExpr, count: int) -> None:
+        def columns(k0: tirx.PrimExpr, width: int) -> None:
+            with T.unroll(0, count) as t, T.vectorized(0, width) as k:
+                T.buffer_store(xt, x[m0 + t, k0 + k], [k0 + k, m0 + t])
+
+        tiles(plan.k, plan.lanes, columns)
+
+    tiles(tokens, plan.lanes, copy, T.parallel)
+    if plan.padded_k > plan.k:
+        with T.serial(plan.k, plan.padded_k) as k, T.serial(0, tokens) as t:
+            T.buffer_store(xt, tirx.const(0.0, "float32"), [k, t])
+    return xt
 
 
 def _transposed(plan: BsrPlan, tokens: Extent, x: tirx.Buffer) -> tirx.Buffer:

@@ -24,6 +24,7 @@ so layers of the same shape share their kernels.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -349,16 +350,17 @@ class _Lowerer:
         if None in keys:
             raise LoweringError(f"{_where(op)}: BSR data, indices and indptr must be constants")
 
-        def packed() -> np.ndarray:
+        @functools.cache
+        def packed() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             weight = BSR(np.asarray(constant_array(data), np.float32),
                          constant_array(indices).astype(np.int32),
                          constant_array(indptr).astype(np.int32), block, (n, k))
             return plan.pack(weight)
 
-        args.append(self._param(f"{keys[0]}:{plan.family}", packed))
-        for value, key in zip((indices, indptr), keys[1:], strict=True):
-            args.append(self._param(f"{key}:i32",
-                                    lambda v=value: constant_array(v).astype(np.int32)))
+        # kernels of one layout share the arrays
+        layout = plan.family + (f"-{plan.k_slices}slices" if plan.k_slices > 1 else "")
+        for position, key in enumerate(keys):
+            args.append(self._param(f"{key}:{layout}", lambda i=position: packed()[i]))
         return bsr_linear_func(plan)
 
     def linear_fallback(self, op: Operation, x, weight, bias=None, residual=None) -> relax.Expr:

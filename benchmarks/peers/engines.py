@@ -16,6 +16,16 @@ from pathlib import Path
 DEEPSPARSE_VENV = Path(__file__).parents[1] / ".venv-deepsparse"
 # No telemetry and no version check: the machine reaches package registries only.
 QUIET_ENV = {"NM_DISABLE_ANALYTICS": "1", "NM_VERSION_CHECK": "false"}
+# PyTorch as on an AVX2-only CPU (its ATen kernels, MKL and oneDNN each dispatch on their own),
+# to time AVX2 code (-mcpu=znver3) on an AVX-512 host against a baseline on the same ISA.
+AVX2_BASELINE_ENV = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+                     "ONEDNN_MAX_CPU_ISA": "AVX2"}
+BASELINE_ISAS = ("native", "avx2")
+
+
+def baseline_env(isa: str) -> dict[str, str]:
+    """The environment that caps the baselines at ``isa`` (``native``: no cap)."""
+    return AVX2_BASELINE_ENV if isa == "avx2" else {}
 
 
 @dataclass(frozen=True)

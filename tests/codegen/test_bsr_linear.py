@@ -8,12 +8,20 @@ blocks is a symbolic size of the kernel.
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from sparsec.codegen.bsr_linear import BLOCK_SHAPES, build_bsr_linear, plan_bsr_linear
+from sparsec.codegen.bsr_linear import (
+    BLOCK_SHAPES,
+    BsrLinear,
+    bsr_linear_func,
+    build_bsr_linear,
+    plan_bsr_linear,
+)
 from sparsec.codegen.epilogue import Epilogue
+from sparsec.codegen.kernel import CompiledKernel
 from sparsec.codegen.target import parse_target
 from sparsec.ir.bsr import BSR, bsr_to_dense, dense_to_bsr
 
@@ -250,3 +258,78 @@ def test_weight_that_does_not_fit_the_kernel_is_refused():
                 np.zeros(14, np.int32), (4, 1), (N + 4, K))
     with pytest.raises(ValueError, match="does not fit"):
         kern.plan.pack(wrong)
+
+
+# -- rows family: K slices and x by column (planned for K = 3072; forced here on small shapes) --
+
+ROWS_VARIANTS = {"3 slices": {"k_slices": 3}, "x by column": {"x_by_column": True},
+                 "both": {"k_slices": 2, "x_by_column": True}}
+
+
+def forced(plan, target, **variant):
+    plan = replace(plan, **variant)
+    return BsrLinear(plan, CompiledKernel(bsr_linear_func(plan), "bsr_linear", target))
+
+
+@pytest.mark.parametrize("target", ["host", "znver3"])
+@pytest.mark.parametrize("variant", ROWS_VARIANTS, ids=str)
+@pytest.mark.parametrize("block", [(32, 1), (16, 1), (16, 16)], ids=str)
+def test_rows_family_variants_with_the_whole_epilogue(block, variant, target):
+    # 100 = 3 whole 32-row blocks + a partial one; K = 70 slices into 24 + 24 + 22 columns (or
+    # 5 16-column blocks, the last padded); slices of a block row may hold no block at all.
+    cpu = parse_target(TARGETS[runnable(target)], num_threads=2)
+    epilogue = Epilogue(bias=True, gelu=True, residual=True)
+    kern = forced(plan_bsr_linear(36, 100, K, block, cpu, epilogue), cpu, **ROWS_VARIANTS[variant])
+    assert kern.plan.family == "rows"
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((36, K)).astype(np.float32)
+    bias = rng.standard_normal(100).astype(np.float32)
+    residual = rng.standard_normal((36, 100)).astype(np.float32)
+    for density in (0.0, 0.1, 0.5, 1.0):
+        weight = block_sparse(100, K, block, density, seed=int(density * 10))
+        expected = epilogue.reference(x.astype(np.float64) @ weight.T, bias, residual)
+        got = kern(x, dense_to_bsr(weight, block), bias, residual)
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("variant", ROWS_VARIANTS, ids=str)
+def test_rows_family_variants_at_every_dynamic_token_count(variant):
+    cpu = parse_target("llvm", num_threads=2)
+    plan = plan_bsr_linear(128, N, K, (32, 1), cpu, BIAS, dynamic=True)
+    kern = forced(plan, cpu, **ROWS_VARIANTS[variant])
+    weight = block_sparse(N, K, (32, 1), 0.3, seed=5)
+    for m in DYNAMIC_TOKENS:
+        check(kern, weight, seed=m, m=m)
+
+
+def test_slices_sort_each_block_row_and_point_at_every_slice():
+    plan = replace(plan_bsr_linear(8, 4, 8, (2, 2), parse_target(TARGETS["znver3"])),
+                   family="rows", k_slices=2)  # two block columns per slice
+    # block row 0 holds block columns 3, 0 (unsorted), block row 1 only column 1
+    data = np.arange(12, dtype=np.float32).reshape(3, 2, 2)
+    weight = BSR(data, np.array([3, 0, 1], np.int32), np.array([0, 2, 3], np.int32), (2, 2),
+                 (4, 8))
+    packed, indices, pointers = plan.pack(weight)
+    np.testing.assert_array_equal(indices, [0, 3, 1])
+    np.testing.assert_array_equal(pointers, [0, 1, 2, 3, 3])  # (row, slice) ranges of indices
+    np.testing.assert_array_equal(packed[0], data[1].T)  # sorted with its index, [C, R] layout
+    np.testing.assert_array_equal(packed[1], data[0].T)
+
+
+@pytest.mark.parametrize(("target", "k", "slices"), [
+    ("znver3", 3072, 4), ("znver3", 768, 1), ("avx2", 3072, 4), ("avx512", 3072, 1)])
+def test_small_token_tiles_slice_a_long_k(target, k, slices):
+    plan = plan_bsr_linear(128, 768, k, (32, 1), parse_target(TARGETS[target]))
+    assert plan.token_tile <= 4 or slices == 1
+    assert plan.k_slices == slices
+
+
+@pytest.mark.parametrize(("target", "block", "m", "k", "by_column"), [
+    ("avx512", (16, 1), 128, 3072, True), ("avx512", (16, 1), 384, 768, True),
+    ("avx512", (16, 1), 128, 768, False), ("avx512", (32, 1), 128, 3072, False),
+    ("avx512", (16, 16), 128, 3072, False), ("znver3", (8, 1), 128, 3072, True),
+    ("znver3", (16, 1), 128, 3072, False)])
+def test_one_vector_block_rows_read_x_by_column_once_it_outgrows_l2(target, block, m, k,
+                                                                    by_column):
+    plan = plan_bsr_linear(m, 768, k, block, parse_target(TARGETS[target]))
+    assert plan.x_by_column == by_column
