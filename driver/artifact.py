@@ -146,8 +146,9 @@ class WeightDecision:
 class BsrLayout:
     """Where one BSR weight's arrays are among the params, and the layout they must have.
 
-    ``block`` is (R, C) and ``dense_shape`` (N, K), so ``indptr`` has ceil(N/R) + 1 entries
-    rising from 0 to nnzb and every entry of ``indices`` is a block column below ceil(K/C):
+    ``block`` is (R, C) and ``dense_shape`` (N, K), so ``indptr`` has ceil(N/R) · slices + 1
+    entries rising from 0 to nnzb (a kernel that sweeps K in slices starts each block row's
+    slice at its own entry) and every entry of ``indices`` is a block column below ceil(K/C):
     the kernels trust both, and read outside the weights when they are wrong.
     """
 
@@ -157,6 +158,7 @@ class BsrLayout:
     data: str  # param names
     indices: str
     indptr: str
+    slices: int = 1  # K slices of the kernel's layout (codegen/bsr_linear.py)
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -166,7 +168,7 @@ class BsrLayout:
     def to_json(self) -> dict[str, Any]:
         return {"weight": self.weight, "block": list(self.block),
                 "dense_shape": list(self.dense_shape), "data": self.data,
-                "indices": self.indices, "indptr": self.indptr}
+                "indices": self.indices, "indptr": self.indptr, "slices": self.slices}
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> BsrLayout:
@@ -181,9 +183,12 @@ class BsrLayout:
                    and all(_is_int(d) and d > 0 for d in pair) for pair in pairs):
             raise ArtifactError(f"{where} '{names[0]}': 'block' and 'dense_shape' must be two "
                                 "positive sizes each")
+        slices = data.get("slices", 1)  # artifacts from before K slices have none
+        if not (_is_int(slices) and slices > 0):
+            raise ArtifactError(f"{where} '{names[0]}': 'slices' must be a positive integer")
         weight, data_name, indices, indptr = names
         return cls(weight, (pairs[0][0], pairs[0][1]), (pairs[1][0], pairs[1][1]), data_name,
-                   indices, indptr)
+                   indices, indptr, slices)
 
 
 @dataclass
@@ -519,8 +524,8 @@ def _check_bsr(file: Path, layout: BsrLayout, arrays: dict[str, np.ndarray]) -> 
             layout.block):
         raise bad(f"data {list(data.shape)} does not hold {nnzb} blocks of "
                   f"{layout.block[0]}x{layout.block[1]}")
-    if indptr.shape != (rows + 1,):
-        raise bad(f"indptr has {indptr.shape[0]} entries, expected {rows + 1}")
+    if indptr.shape != (rows * layout.slices + 1,):
+        raise bad(f"indptr has {indptr.shape[0]} entries, expected {rows * layout.slices + 1}")
     if indptr[0] != 0 or indptr[-1] != nnzb:
         raise bad(f"indptr runs from {indptr[0]} to {indptr[-1]}, expected 0 to {nnzb}")
     if (np.diff(indptr) < 0).any():

@@ -408,18 +408,23 @@ def _resource_key(value: Any) -> str | None:
     return attr.key if isinstance(attr, DenseResourceAttr) else None
 
 
-def _bsr_params(layouts: tuple[BsrLayout, ...], names: list[str]) -> tuple[BsrLayout, ...]:
-    """The layouts with param names for resource keys: the lowering names a weight's param
-    ``KEY`` or ``KEY:LAYOUT``. A layout not found among the params is not recorded."""
+def _bsr_params(layouts: tuple[BsrLayout, ...], names: list[str],
+                shapes: list[tuple[int, ...]]) -> tuple[BsrLayout, ...]:
+    """The layouts with param names for resource keys (the lowering names a weight's param
+    ``KEY`` or ``KEY:LAYOUT``) and the K slices of their kernel (from indptr's length). A
+    layout not found among the params is not recorded."""
     by_key: dict[str, list[str]] = {}
     for name in names:
         by_key.setdefault(name.split(":", 1)[0], []).append(name)
+    shape_of = dict(zip(names, shapes, strict=True))
     found = []
     for layout in layouts:
         params = [by_key.get(key, []) for key in (layout.data, layout.indices, layout.indptr)]
         if all(len(p) == 1 for p in params):
+            indptr = params[2][0]
+            slices = max(1, (shape_of[indptr][0] - 1) // layout.grid[0])
             found.append(dataclasses.replace(layout, data=params[0][0], indices=params[1][0],
-                                             indptr=params[2][0]))
+                                             indptr=indptr, slices=slices))
     return tuple(found)
 
 
@@ -448,7 +453,7 @@ def make_manifest(compilation: Compilation) -> Manifest:
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         model=compilation.model,
         cpu_features=compilation.target.isa_features(),
-        bsr=_bsr_params(compilation.bsr, built.param_names),
+        bsr=_bsr_params(compilation.bsr, built.param_names, [p.shape for p in built.params]),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -90,7 +91,7 @@ def test_manifest_round_trip(tmp_path):
     assert data["cpu_features"] == ["sse", "sse2"] and data["params"][0]["finite"] is True
     assert data["bsr"] == [{"weight": "encoder.fc.weight", "block": [32, 1],
                             "dense_shape": [64, 32], "data": WEIGHT.name,
-                            "indices": INDICES.name, "indptr": INDPTR.name}]
+                            "indices": INDICES.name, "indptr": INDPTR.name, "slices": 1}]
     assert read_manifest(folder) == sample_manifest()
     params = read_params(folder, sample_manifest())
     assert [p.shape for p in params] == [(3, 32, 1), (3,), (3,), (64,)]
@@ -279,3 +280,29 @@ def test_run_reports_a_missing_artifact(tmp_path):
 ])
 def test_default_output_is_the_model_name_in_the_current_folder(model, expected):
     assert str(default_output(model)) == expected
+
+
+def test_bsr_layout_of_a_kernel_with_k_slices(tmp_path):
+    # Block row 0 holds block columns 0 | 5 in slices of 16 columns, row 1 holds 31: indptr
+    # starts every (block row, slice), 2 x 2 + 1 entries.
+    indptr = TensorInfo(INDPTR.name, (5,), "int32", finite=True)
+    sliced = replace(LAYOUT, slices=2)
+    manifest = replace(sample_manifest(), params=(WEIGHT, INDICES, indptr, BIAS), bsr=(sliced,))
+    folder = tmp_path / "sliced.sparsec"
+    folder.mkdir()
+    write_manifest(folder, manifest)
+    arrays = sample_params()
+    arrays[2] = np.array([0, 1, 2, 2, 3], np.int32)
+    write_params(folder, list(manifest.params), arrays)
+    assert read_manifest(folder).bsr == (sliced,)
+    assert read_params(folder, manifest)[2].tolist() == [0, 1, 2, 2, 3]
+    with pytest.raises(ArtifactError, match="indptr has 5 entries, expected 3"):
+        read_params(folder, replace(manifest, bsr=(LAYOUT,)))
+
+
+def test_bsr_layout_without_slices_is_one_slice():
+    data = LAYOUT.to_json()
+    del data["slices"]  # as written before K slices
+    assert BsrLayout.from_json(data, "bsr[0]") == LAYOUT
+    with pytest.raises(ArtifactError, match="'slices' must be a positive integer"):
+        BsrLayout.from_json({**data, "slices": 0}, "bsr[0]")

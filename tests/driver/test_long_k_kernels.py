@@ -1,0 +1,67 @@
+"""A BERT whose FFN is long enough (intermediate 2304) for the rows family's long-K variants,
+compiled from the command line for AVX2 (runs on every x86-64 host here): 32x1 blocks sweep
+the second FFN linear in K slices, 8x1 blocks read its x by column. Each artifact records its
+slices in the manifest, reloads through the artifact checks and matches PyTorch."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from driver_helpers import TOLERANCE, invoke
+
+import sparsec
+from sparsec.codegen.bsr_linear import plan_bsr_linear
+from sparsec.codegen.target import parse_target
+from sparsec.ir.bsr import parse_block_shape
+
+SEQ_LEN = 128  # x of the second FFN linear: 128 x 2304 floats, over 1 MiB
+TARGET = "llvm -mcpu=znver3"
+
+
+@pytest.fixture(scope="module")
+def long_ffn_bert(tmp_path_factory, torch_quiet):
+    import transformers
+
+    torch_quiet.manual_seed(3)
+    config = transformers.BertConfig(num_hidden_layers=1, hidden_size=64, num_attention_heads=1,
+                                     intermediate_size=2304, vocab_size=200)
+    path = tmp_path_factory.mktemp("models") / "long-ffn-bert"
+    transformers.BertModel(config).eval().save_pretrained(path)
+    return path
+
+
+def pruned(model, block: str, folder):
+    out = folder / f"pruned-{block}"
+    result = invoke("prune", model, "-o", out, "--block", block, "--sparsity", "0.9",
+                    "--seq-len", str(SEQ_LEN))
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.parametrize(("block", "slices", "by_column"), [("32x1", 3, False), ("8x1", 1, True)])
+def test_long_k_variants_match_pytorch(long_ffn_bert, tmp_path, block, slices, by_column):
+    plan = plan_bsr_linear(SEQ_LEN, 64, 2304, parse_block_shape(block), parse_target(TARGET))
+    assert (plan.k_slices, plan.x_by_column) == (slices, by_column)
+    model = pruned(long_ffn_bert, block, tmp_path)
+    artifact = tmp_path / f"{block}.sparsec"
+    result = invoke("compile", model, "-o", artifact, "--target", TARGET, "--threads", "2",
+                    "--seq-len", str(SEQ_LEN), "--block-shape", block)
+    assert result.exit_code == 0, (result.output, result.exception)
+    layouts = json.loads((artifact / "manifest.json").read_text())["bsr"]
+    second_ffn = [layout for layout in layouts if layout["dense_shape"] == [64, 2304]]
+    assert [layout["slices"] for layout in second_ffn] == [slices]
+
+    import torch
+
+    from sparsec.frontend.loader import load
+
+    rng = np.random.default_rng(0)
+    inputs = {"input_ids": rng.integers(0, 200, (1, SEQ_LEN)),
+              "attention_mask": np.ones((1, SEQ_LEN), np.int64)}
+    ours = sparsec.load(artifact)(**inputs)
+    with torch.no_grad():
+        want = load(model, seq_len=SEQ_LEN).module(
+            **{name: torch.from_numpy(a) for name, a in inputs.items()})
+    assert float(np.max(np.abs(ours[0] - want.last_hidden_state.numpy()))) <= TOLERANCE
