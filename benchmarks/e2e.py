@@ -24,7 +24,7 @@ worker per engine), since two runtimes' thread pools in one process slow each ot
 The engines of one variant get the same weights, inputs and thread count; each first runs
 once and its outputs are checked against PyTorch (max abs error above 1e-3 fails its row: no
 time counts, and the run exits 1). Then they are timed in interleaved rounds: round 1 is
-engine A's ``--repeat``/3 calls, then B's, ...; only one engine runs at a time while the
+engine A's ``--repeat``/``--rounds`` calls, then B's, ...; only one engine runs at a time while the
 others wait blocked on a pipe, after an idle pause that lets the previous pool go to sleep.
 Each time is the median of the pooled calls, with its spread. The load average is recorded
 at the start and the end; above the core count a warning is printed and recorded.
@@ -71,7 +71,7 @@ SPARSITIES = (0.5, 0.7, 0.8, 0.9, 0.95)
 TOLERANCE = 1e-3  # max abs error vs PyTorch above which a row fails
 PAPER_SPARSITY = 0.9
 PROFILED_SHAPE = "32x1"  # profiled next to sparsec-dense (the paper's best block)
-ROUNDS = 3  # interleaved rounds per variant
+ROUNDS = 3  # interleaved rounds per variant (default of --rounds)
 # Environment variables that change how the runtimes' thread pools behave, kept in the report.
 THREAD_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "TVM_NUM_THREADS")
 
@@ -167,6 +167,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hidden", type=int, help="hidden size (default 768)")
     parser.add_argument("--seq-len", type=int, help="tokens per sequence (default 128)")
     parser.add_argument("--repeat", type=int, help="timed calls per row (default 10)")
+    parser.add_argument("--rounds", type=int, default=ROUNDS,
+                        help=f"interleaved rounds per variant, --repeat calls split among them "
+                             f"(default {ROUNDS}; more on a noisy machine)")
     parser.add_argument("--threads", type=int, default=2, help="threads of every engine")
     parser.add_argument("--target", default="llvm",
                         help="sparsec's target (default 'llvm': this machine's CPU)")
@@ -209,8 +212,8 @@ def _check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         parser.error("--shapes and --sparsities need at least one value each")
     if any(not 0.0 <= s < 1.0 for s in args.sparsities):
         parser.error(f"--sparsities must lie in [0, 1), got {args.sparsities}")
-    if min(args.layers, args.repeat, args.threads, args.seq_len) < 1:
-        parser.error("--layers, --repeat, --threads and --seq-len must be at least 1")
+    if min(args.layers, args.repeat, args.threads, args.seq_len, args.rounds) < 1:
+        parser.error("--layers, --repeat, --rounds, --threads and --seq-len must be at least 1")
     if args.hidden < 64 or args.hidden % 64:
         parser.error(f"--hidden must be a multiple of 64, got {args.hidden}")
     engines_ = _items(args.engines) if args.engines else list(PEERS)
@@ -291,8 +294,10 @@ class Bench:
         self.name = f"bert-L{args.layers}-H{args.hidden}" + ("" if args.peers
                                                             else f"-S{args.seq_len}")
         self.env = {"OMP_NUM_THREADS": str(args.threads), "TVM_NUM_THREADS": str(args.threads),
-                    "HF_HUB_OFFLINE": "1", **engines.QUIET_ENV,
-                    **engines.baseline_env(args.baseline_isa)}
+                    "HF_HUB_OFFLINE": "1", **engines.QUIET_ENV}
+        # PyTorch's own workers only: in sparsec's, ATEN_CPU_CAPABILITY=avx2 coincided with
+        # 27-33 ms instead of 20 ms a call (BERT-base 32x1, Zen 4), though no torch kernel runs
+        self.baseline_env = engines.baseline_env(args.baseline_isa)
 
     def weights_for(self, config: Config) -> None:
         """Load the dense weights, then prune them as ``config`` says (if it is pruned)."""
@@ -395,7 +400,7 @@ def run_group(bench: Bench, configs: list[Config], index: int,
             if worker is not None:
                 workers[row.config.label] = worker
         log(f"{configs[0].name}: timing {', '.join(workers)} interleaved")
-        time_rows(rows, workers, bench.args.repeat)
+        time_rows(rows, workers, bench.args.repeat, bench.args.rounds)
     finally:
         for worker in workers.values():
             worker.stop()
@@ -445,16 +450,20 @@ def start_row(bench: Bench, row: Row, spec: dict, reference: list[np.ndarray]
 
 
 def worker_env(bench: Bench, row: Row) -> dict[str, str]:
-    """The same thread settings for every engine; inductor's cache fresh per worker."""
+    """The same thread settings for every engine; inductor's cache fresh per worker; PyTorch
+    capped at ``--baseline-isa``."""
     cache = bench.workdir / "inductor" / f"{row.group}-{row.config.variant}"
-    return {**bench.env, "TORCHINDUCTOR_CACHE_DIR": str(cache)}
+    capped = bench.baseline_env if ENGINE_OF[row.config.variant] in (
+        "pytorch", "torch-compile") else {}
+    return {**bench.env, **capped, "TORCHINDUCTOR_CACHE_DIR": str(cache)}
 
 
-def time_rows(rows: list[Row], workers: dict[str, pool.Worker], repeat: int) -> None:
+def time_rows(rows: list[Row], workers: dict[str, pool.Worker], repeat: int,
+              rounds: int) -> None:
     """Time the ready workers interleaved; a worker dying here fails its row only."""
     while workers:
         try:
-            timings = pool.time_interleaved(workers, repeat, ROUNDS)
+            timings = pool.time_interleaved(workers, repeat, rounds)
         except pool.WorkerError as err:
             next(r for r in rows if r.config.label == err.worker).status = f"FAILED: {err}"
             workers.pop(err.worker).stop()
@@ -684,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings += busy_warnings(args.threads, "end", log_console)
     info = {**peers_report.machine({name: os.environ.get(name, "") for name in THREAD_ENV}),
             "load_average_start": load_at_start, "warnings": warnings, "isa": args.isa,
-            "worker_environment": bench.env}
+            "worker_environment": bench.env, "pytorch_environment": bench.baseline_env}
     info["versions"] |= engine_versions(rows)
     write_reports(args, bench.name, rows, info, console)
     failed = [r for r in rows if r.status.startswith("FAILED")]
@@ -711,7 +720,7 @@ def engine_versions(rows: list[Row]) -> dict[str, str]:
 def settings_of(args: argparse.Namespace) -> dict[str, object]:
     """The options that shaped the run, for the JSON and markdown."""
     settings = {"layers": args.layers, "hidden": args.hidden, "seq_len": args.seq_len,
-                "threads": args.threads, "repeat": args.repeat, "rounds": ROUNDS,
+                "threads": args.threads, "repeat": args.repeat, "rounds": args.rounds,
                 "seed": args.seed, "target": args.target, "tolerance": TOLERANCE,
                 "baseline_isa": args.baseline_isa}
     if args.peers:
