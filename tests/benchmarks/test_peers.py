@@ -77,6 +77,29 @@ def test_engines_are_timed_in_alternating_rounds_one_at_a_time(e2e, fake):
         assert row.max_abs_error == 0.0 and row.info["fake"] is True
 
 
+def test_rounds_sets_how_often_the_engines_alternate(e2e, fake):
+    bench, _, log = fake
+    bench.args.rounds = 2
+    rows = _group(e2e, bench, "fake-a", "fake-b")
+    assert [name for name, _, _ in _blocks(log)] == ["fake-a", "fake-b"] * 2
+    assert all(row.timing is not None for row in rows)
+
+
+@pytest.mark.parametrize("isa", ["native", "avx2"])
+def test_baseline_isa_caps_pytorch_only(e2e, tmp_path, isa):
+    args = e2e.parse_args(["--peers", "--layers", "1", "--hidden", "64", "--baseline-isa", isa])
+    bench = e2e.Bench(args, tmp_path)
+    env = {variant: e2e.worker_env(bench, e2e.Row(e2e.Config(variant), 0))
+           for variant in ("pytorch-eager", "torch-compile", "sparsec", "deepsparse")}
+    capped = isa == "avx2"
+    for variant in ("pytorch-eager", "torch-compile"):
+        assert (env[variant].get("ATEN_CPU_CAPABILITY") == "avx2") == capped
+        assert (env[variant].get("ONEDNN_MAX_CPU_ISA") == "AVX2") == capped
+    for variant in ("sparsec", "deepsparse"):
+        assert "ATEN_CPU_CAPABILITY" not in env[variant]
+        assert env[variant]["TVM_NUM_THREADS"] == env["pytorch-eager"]["TVM_NUM_THREADS"]
+
+
 def test_a_wrong_result_fails_its_row_and_is_not_timed(e2e, fake):
     bench, faults, log = fake
     faults["fake-b"] = {"offset": 0.01}
@@ -172,6 +195,8 @@ def test_peers_plan_has_every_engine_on_every_variant_of_issue_13(e2e):
     (["--engines", "tensorrt"], "--engines: unknown engine 'tensorrt'"),
     (["--variants", "2x2-90-s32"], "--variants: unknown variant '2x2-90-s32'"),
     (["--target", "cuda"], "--target"),
+    (["--rounds", "0"], "--rounds"),
+    (["--baseline-isa", "avx512"], "--baseline-isa"),
 ])
 def test_bad_peer_options_are_one_line_errors(args, message):
     result = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--peers", *args],
