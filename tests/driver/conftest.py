@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from driver_helpers import SEQ_LEN, compile_artifact, invoke
+from driver_helpers import SEQ_LEN, compile_artifact, invoke, saved_bert
 
 
 @pytest.fixture(scope="session")
@@ -31,14 +31,8 @@ def torch_quiet():
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory, torch_quiet) -> Path:
     """A saved 2-layer BERT (hidden 64, 4 heads, vocab 200) with seeded random weights."""
-    import transformers
-
-    torch_quiet.manual_seed(0)
-    config = transformers.BertConfig(num_hidden_layers=2, hidden_size=64, num_attention_heads=4,
-                                     intermediate_size=128, vocab_size=200)
-    path = tmp_path_factory.mktemp("models") / "tiny-bert"
-    transformers.BertModel(config).eval().save_pretrained(path)
-    return path
+    return saved_bert(tmp_path_factory.mktemp("models") / "tiny-bert", torch_quiet, 0,
+                      num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Helpers of the driver tests: the CLI run in-process and its one-line errors."""
+"""Helpers of the driver tests: the CLI run in-process and its one-line errors, saved models."""
 
 from __future__ import annotations
 
@@ -48,3 +48,15 @@ def compile_artifact(model: Path, out: Path, *extra: str, seq_len: int = SEQ_LEN
     result = invoke("compile", model, "-o", out, "--seq-len", seq_len, "--threads", "2", *extra)
     assert result.exit_code == 0, (result.output, result.exception)
     return out
+
+
+def saved_bert(folder: Path, torch_quiet, seed: int, **config) -> Path:
+    """A BERT (vocab 200, hidden 64 and the rest of ``config``) with weights seeded by
+    ``seed``, saved to ``folder``."""
+    import transformers
+
+    torch_quiet.manual_seed(seed)
+    bert = transformers.BertModel(transformers.BertConfig(vocab_size=200, hidden_size=64,
+                                                          **config))
+    bert.eval().save_pretrained(folder)
+    return folder

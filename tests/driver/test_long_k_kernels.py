@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from driver_helpers import TOLERANCE, invoke
+from driver_helpers import TOLERANCE, invoke, saved_bert
 
 import sparsec
 from sparsec.codegen.bsr_linear import plan_bsr_linear
@@ -22,14 +22,8 @@ TARGET = "llvm -mcpu=znver3"
 
 @pytest.fixture(scope="module")
 def long_ffn_bert(tmp_path_factory, torch_quiet):
-    import transformers
-
-    torch_quiet.manual_seed(3)
-    config = transformers.BertConfig(num_hidden_layers=1, hidden_size=64, num_attention_heads=1,
-                                     intermediate_size=2304, vocab_size=200)
-    path = tmp_path_factory.mktemp("models") / "long-ffn-bert"
-    transformers.BertModel(config).eval().save_pretrained(path)
-    return path
+    return saved_bert(tmp_path_factory.mktemp("models") / "long-ffn-bert", torch_quiet, 3,
+                      num_hidden_layers=1, num_attention_heads=1, intermediate_size=2304)
 
 
 def pruned(model, block: str, folder):
