@@ -357,10 +357,8 @@ class _Lowerer:
                          constant_array(indptr).astype(np.int32), block, (n, k))
             return plan.pack(weight)
 
-        # kernels of one layout share the arrays
-        layout = plan.family + (f"-{plan.k_slices}slices" if plan.k_slices > 1 else "")
         for position, key in enumerate(keys):
-            args.append(self._param(f"{key}:{layout}", lambda i=position: packed()[i]))
+            args.append(self._param(f"{key}:{plan.layout}", lambda i=position: packed()[i]))
         return bsr_linear_func(plan)
 
     def linear_fallback(self, op: Operation, x, weight, bias=None, residual=None) -> relax.Expr:

@@ -24,6 +24,7 @@ import os
 import re
 import struct
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,8 +149,10 @@ class BsrLayout:
 
     ``block`` is (R, C) and ``dense_shape`` (N, K), so ``indptr`` has ceil(N/R) · slices + 1
     entries rising from 0 to nnzb (a kernel that sweeps K in slices starts each block row's
-    slice at its own entry) and every entry of ``indices`` is a block column below ceil(K/C):
-    the kernels trust both, and read outside the weights when they are wrong.
+    slice at its own entry) and every entry of ``indices`` is a block column below ceil(K/C).
+    A kernel that sweeps groups of ``sweep_rows`` block rows by block column instead has an
+    ``indptr`` entry per (group, block column) and the block's row in ``indices``, a row of that
+    group. The kernels trust all this, and read or write outside their buffers when it is wrong.
     """
 
     weight: str
@@ -159,6 +162,7 @@ class BsrLayout:
     indices: str
     indptr: str
     slices: int = 1  # K slices of the kernel's layout (codegen/bsr_linear.py)
+    sweep_rows: int = 0  # block rows per group of a column-sweep layout; 0: by block row
 
     @property
     def grid(self) -> tuple[int, int]:
@@ -168,7 +172,8 @@ class BsrLayout:
     def to_json(self) -> dict[str, Any]:
         return {"weight": self.weight, "block": list(self.block),
                 "dense_shape": list(self.dense_shape), "data": self.data,
-                "indices": self.indices, "indptr": self.indptr, "slices": self.slices}
+                "indices": self.indices, "indptr": self.indptr, "slices": self.slices,
+                "sweep_rows": self.sweep_rows}
 
     @classmethod
     def from_json(cls, data: Any, where: str) -> BsrLayout:
@@ -186,9 +191,13 @@ class BsrLayout:
         slices = data.get("slices", 1)  # artifacts from before K slices have none
         if not (_is_int(slices) and slices > 0):
             raise ArtifactError(f"{where} '{names[0]}': 'slices' must be a positive integer")
+        sweep_rows = data.get("sweep_rows", 0)  # nor those from before column sweeps
+        if not (_is_int(sweep_rows) and sweep_rows >= 0) or (sweep_rows and slices > 1):
+            raise ArtifactError(f"{where} '{names[0]}': 'sweep_rows' must be a size, or 0 "
+                                "(and 0 with K slices)")
         weight, data_name, indices, indptr = names
         return cls(weight, (pairs[0][0], pairs[0][1]), (pairs[1][0], pairs[1][1]), data_name,
-                   indices, indptr, slices)
+                   indices, indptr, slices, sweep_rows)
 
 
 @dataclass
@@ -524,13 +533,32 @@ def _check_bsr(file: Path, layout: BsrLayout, arrays: dict[str, np.ndarray]) -> 
             layout.block):
         raise bad(f"data {list(data.shape)} does not hold {nnzb} blocks of "
                   f"{layout.block[0]}x{layout.block[1]}")
-    if indptr.shape != (rows * layout.slices + 1,):
-        raise bad(f"indptr has {indptr.shape[0]} entries, expected {rows * layout.slices + 1}")
+    groups = -(-rows // layout.sweep_rows) if layout.sweep_rows else 0
+    cells = groups * cols if layout.sweep_rows else rows * layout.slices
+    if indptr.shape != (cells + 1,):
+        raise bad(f"indptr has {indptr.shape[0]} entries, expected {cells + 1}")
     if indptr[0] != 0 or indptr[-1] != nnzb:
         raise bad(f"indptr runs from {indptr[0]} to {indptr[-1]}, expected 0 to {nnzb}")
     if (np.diff(indptr) < 0).any():
-        row = int(np.argmax(np.diff(indptr) < 0))
-        raise bad(f"indptr decreases after block row {row}")
-    if nnzb and (indices.min() < 0 or indices.max() >= cols):
+        cell = int(np.argmax(np.diff(indptr) < 0))
+        where = (f"group {cell // cols}, block column {cell % cols}" if layout.sweep_rows
+                 else f"block row {cell // layout.slices}")
+        raise bad(f"indptr decreases after {where}")
+    if layout.sweep_rows:
+        _check_swept_rows(indices, indptr, layout, cols, bad)
+    elif nnzb and (indices.min() < 0 or indices.max() >= cols):
         value = indices.min() if indices.min() < 0 else indices.max()
         raise bad(f"block column {value} in indices is outside 0..{cols - 1}")
+
+
+def _check_swept_rows(indices: np.ndarray, indptr: np.ndarray, layout: BsrLayout, cols: int,
+                      bad: Callable[[str], ArtifactError]) -> None:
+    """Every block of a column-sweep layout names a block row of its own group."""
+    group = np.repeat(np.arange(len(indptr) - 1) // cols, np.diff(indptr))
+    first = group * layout.sweep_rows
+    outside = (indices < first) | (indices >= np.minimum(first + layout.sweep_rows,
+                                                         layout.grid[0]))
+    if outside.any():
+        j = int(np.argmax(outside))
+        raise bad(f"block row {indices[j]} in indices is outside its group "
+                  f"{first[j]}..{min(first[j] + layout.sweep_rows, layout.grid[0]) - 1}")

@@ -24,6 +24,7 @@ import dataclasses
 import datetime
 import math
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -408,11 +409,15 @@ def _resource_key(value: Any) -> str | None:
     return attr.key if isinstance(attr, DenseResourceAttr) else None
 
 
+_SWEEP_LAYOUT = re.compile(r":tokens-sweep(\d+)$")  # BsrPlan.layout of a column sweep
+
+
 def _bsr_params(layouts: tuple[BsrLayout, ...], names: list[str],
                 shapes: list[tuple[int, ...]]) -> tuple[BsrLayout, ...]:
     """The layouts with param names for resource keys (the lowering names a weight's param
-    ``KEY`` or ``KEY:LAYOUT``) and the K slices of their kernel (from indptr's length). A
-    layout not found among the params is not recorded."""
+    ``KEY`` or ``KEY:LAYOUT``), the K slices of their kernel (from indptr's length) and its
+    rows per group of a column sweep (from the layout's name). A layout not found among the
+    params is not recorded."""
     by_key: dict[str, list[str]] = {}
     for name in names:
         by_key.setdefault(name.split(":", 1)[0], []).append(name)
@@ -422,9 +427,11 @@ def _bsr_params(layouts: tuple[BsrLayout, ...], names: list[str],
         params = [by_key.get(key, []) for key in (layout.data, layout.indices, layout.indptr)]
         if all(len(p) == 1 for p in params):
             indptr = params[2][0]
-            slices = max(1, (shape_of[indptr][0] - 1) // layout.grid[0])
+            sweep = _SWEEP_LAYOUT.search(indptr)
+            slices = 1 if sweep else max(1, (shape_of[indptr][0] - 1) // layout.grid[0])
             found.append(dataclasses.replace(layout, data=params[0][0], indices=params[1][0],
-                                             indptr=indptr, slices=slices))
+                                             indptr=indptr, slices=slices,
+                                             sweep_rows=int(sweep[1]) if sweep else 0))
     return tuple(found)
 
 

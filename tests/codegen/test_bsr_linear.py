@@ -179,7 +179,7 @@ def test_family_follows_the_vector_width(target, rows_family, tokens_family):
 
 
 # M = 36 leaves a partial token tile, N = 100 a partial group of block rows, on both widths.
-PARTIAL_TILES = [(1, 1), (1, 4), (2, 1), (4, 4)]
+PARTIAL_TILES = [(1, 1), (2, 2), (2, 1), (4, 4)]
 
 
 @pytest.mark.parametrize("target", ["avx512", "znver3"])
@@ -200,7 +200,7 @@ def test_whole_and_partial_token_tiles_in_several_row_groups(block, target):
 
 
 @pytest.mark.parametrize(("target", "registers"), [("avx512", 32), ("znver3", 16), ("avx2", 16)])
-@pytest.mark.parametrize("block", [(1, 1), (1, 32), (2, 2), (4, 1), (2, 1)], ids=str)
+@pytest.mark.parametrize("block", [(1, 1), (2, 2), (4, 1), (2, 1)], ids=str)
 def test_tokens_tile_fits_the_registers_and_groups_fill_whole_vectors(block, target, registers):
     cpu = parse_target(TARGETS[target])
     plan = plan_bsr_linear(128, 768, 768, block, cpu)
@@ -333,3 +333,66 @@ def test_one_vector_block_rows_read_x_by_column_once_it_outgrows_l2(target, bloc
                                                                     by_column):
     plan = plan_bsr_linear(m, 768, k, block, parse_target(TARGETS[target]))
     assert plan.x_by_column == by_column
+
+
+# -- tokens family: one-row blocks of 4+ columns swept by block column --
+
+
+@pytest.mark.parametrize(("target", "block", "tokens", "blocks"), [
+    ("avx512", (1, 32), 64, 4), ("avx512", (1, 16), 32, 1), ("avx512", (1, 4), 32, 1),
+    ("znver3", (1, 32), 64, 1), ("znver3", (1, 8), 32, 1), ("sse", (1, 32), 32, 1)])
+def test_one_row_blocks_of_four_columns_or_more_are_swept_by_block_column(target, block, tokens,
+                                                                           blocks):
+    cpu = parse_target(TARGETS[target])
+    plan = plan_bsr_linear(128, 768, 768, block, cpu)
+    assert (plan.family, plan.column_sweep) == ("tokens", True)
+    assert (plan.token_tile, plan.column_sweep_blocks) == (tokens, blocks)
+    registers = 32 if plan.lanes == 16 else 16
+    assert plan.column_sweep_blocks * plan.token_tile // plan.lanes <= registers - 8  # sums
+    assert plan.groups == 6  # of 128 rows: three for each of two threads
+    for other in [(1, 1), (2, 2), (4, 4), (1, 2)]:
+        assert not plan_bsr_linear(128, 768, 768, other, cpu).column_sweep
+
+
+def test_column_sweep_packs_each_group_by_block_column_then_row():
+    plan = replace(plan_bsr_linear(8, 6, 8, (1, 4), parse_target(TARGETS["znver3"])),
+                   group_rows=4)  # groups: rows 0-3 and 4-5; two block columns
+    # row 0 holds block columns 1 and 0 (unsorted), row 2 column 0, row 5 column 1
+    data = np.arange(16, dtype=np.float32).reshape(4, 1, 4)
+    weight = BSR(data, np.array([1, 0, 0, 1], np.int32), np.array([0, 2, 2, 3, 3, 3, 4], np.int32),
+                 (1, 4), (6, 8))
+    packed, rows, pointers = plan.pack(weight)
+    np.testing.assert_array_equal(rows, [0, 2, 0, 5])  # (group, column) runs, rows ascending
+    np.testing.assert_array_equal(pointers, [0, 2, 3, 3, 4])
+    np.testing.assert_array_equal(packed, data[[1, 2, 0, 3]])
+
+
+# N = 300: two whole groups of 128 rows and a partial one; M = 36 / 100 partial token panels;
+# densities leave (group, column) runs of every length, some not a multiple of a 4-block tile.
+@pytest.mark.parametrize("target", ["host", "znver3", "avx512"])
+@pytest.mark.parametrize("block", [(1, 4), (1, 8), (1, 32)], ids=str)
+@pytest.mark.parametrize("m", [36, 100])
+def test_column_sweep_with_the_whole_epilogue(block, target, m):
+    cpu = parse_target(TARGETS[runnable(target)], num_threads=2)
+    epilogue = Epilogue(bias=True, gelu=True, residual=True)
+    kern = build_bsr_linear(m, 300, K, block, cpu, epilogue)
+    assert kern.plan.column_sweep and kern.plan.groups == 3
+    rng = np.random.default_rng(m)
+    x = rng.standard_normal((m, K)).astype(np.float32)
+    bias = rng.standard_normal(300).astype(np.float32)
+    residual = rng.standard_normal((m, 300)).astype(np.float32)
+    for density in (0.0, 0.05, 0.5, 1.0):
+        weight = block_sparse(300, K, block, density, seed=int(density * 20))
+        expected = epilogue.reference(x.astype(np.float64) @ weight.T, bias, residual)
+        got = kern(x, dense_to_bsr(weight, block), bias, residual)
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("target", ["host", "avx512"])
+def test_column_sweep_at_every_dynamic_token_count(target):
+    cpu = parse_target(TARGETS[runnable(target)], num_threads=2)
+    kern = build_bsr_linear(128, 300, K, (1, 32), cpu, BIAS, dynamic=True)
+    assert kern.plan.column_sweep and kern.plan.dynamic
+    weight = block_sparse(300, K, (1, 32), 0.3, seed=5)
+    for m in DYNAMIC_TOKENS:
+        check(kern, weight, seed=m, m=m)

@@ -91,7 +91,8 @@ def test_manifest_round_trip(tmp_path):
     assert data["cpu_features"] == ["sse", "sse2"] and data["params"][0]["finite"] is True
     assert data["bsr"] == [{"weight": "encoder.fc.weight", "block": [32, 1],
                             "dense_shape": [64, 32], "data": WEIGHT.name,
-                            "indices": INDICES.name, "indptr": INDPTR.name, "slices": 1}]
+                            "indices": INDICES.name, "indptr": INDPTR.name, "slices": 1,
+                            "sweep_rows": 0}]
     assert read_manifest(folder) == sample_manifest()
     params = read_params(folder, sample_manifest())
     assert [p.shape for p in params] == [(3, 32, 1), (3,), (3,), (64,)]
@@ -298,6 +299,37 @@ def test_bsr_layout_of_a_kernel_with_k_slices(tmp_path):
     assert read_params(folder, manifest)[2].tolist() == [0, 1, 2, 2, 3]
     with pytest.raises(ArtifactError, match="indptr has 5 entries, expected 3"):
         read_params(folder, replace(manifest, bsr=(LAYOUT,)))
+
+
+def test_bsr_layout_of_a_column_sweep(tmp_path):
+    # Groups of one block row; block columns 0 and 5 of row 0 and 31 of row 1: indptr starts
+    # every (group, block column), 2 x 32 + 1 entries, and indices holds the block rows.
+    swept = replace(LAYOUT, sweep_rows=1)
+    indptr = TensorInfo(INDPTR.name, (65,), "int32", finite=True)
+    manifest = replace(sample_manifest(), params=(WEIGHT, INDICES, indptr, BIAS), bsr=(swept,))
+    folder = tmp_path / "swept.sparsec"
+    folder.mkdir()
+    write_manifest(folder, manifest)
+    arrays = sample_params()
+    counts = np.zeros(64, np.int32)
+    counts[[0, 5, 32 + 31]] = 1
+    arrays[1:3] = [np.array([0, 0, 1], np.int32), np.cumsum([0, *counts], dtype=np.int32)]
+    write_params(folder, list(manifest.params), arrays)
+    assert read_manifest(folder).bsr == (swept,)
+    assert read_params(folder, manifest)[1].tolist() == [0, 0, 1]
+    arrays[1] = np.array([0, 1, 1], np.int32)  # the second block names a row of group 1
+    write_params(folder, list(manifest.params), arrays)
+    with pytest.raises(ArtifactError, match=r"block row 1 in indices is outside its group 0\.\.0"):
+        read_params(folder, manifest)
+
+
+def test_bsr_layout_without_sweep_rows_is_swept_by_block_row():
+    data = LAYOUT.to_json()
+    del data["sweep_rows"]  # as written before column sweeps
+    assert BsrLayout.from_json(data, "bsr[0]") == LAYOUT
+    for wrong in ({"sweep_rows": -1}, {"sweep_rows": 8, "slices": 2}):
+        with pytest.raises(ArtifactError, match="'sweep_rows' must be a size"):
+            BsrLayout.from_json({**data, **wrong}, "bsr[0]")
 
 
 def test_bsr_layout_without_slices_is_one_slice():

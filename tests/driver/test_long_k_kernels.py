@@ -1,7 +1,8 @@
 """A BERT whose FFN is long enough (intermediate 2304) for the rows family's long-K variants,
 compiled from the command line for AVX2 (runs on every x86-64 host here): 32x1 blocks sweep
-the second FFN linear in K slices, 8x1 blocks read its x by column. Each artifact records its
-slices in the manifest, reloads through the artifact checks and matches PyTorch."""
+the second FFN linear in K slices, 8x1 blocks read its x by column, 1x32 blocks sweep groups of
+128 rows by block column. Each artifact records its layout (slices, rows per sweep group) in the
+manifest, reloads through the artifact checks and matches PyTorch."""
 
 from __future__ import annotations
 
@@ -34,10 +35,13 @@ def pruned(model, block: str, folder):
     return out
 
 
-@pytest.mark.parametrize(("block", "slices", "by_column"), [("32x1", 3, False), ("8x1", 1, True)])
-def test_long_k_variants_match_pytorch(long_ffn_bert, tmp_path, block, slices, by_column):
+@pytest.mark.parametrize(("block", "slices", "by_column", "sweep_rows"), [
+    ("32x1", 3, False, 0), ("8x1", 1, True, 0), ("1x32", 1, False, 128)])
+def test_long_k_variants_match_pytorch(long_ffn_bert, tmp_path, block, slices, by_column,
+                                       sweep_rows):
     plan = plan_bsr_linear(SEQ_LEN, 64, 2304, parse_block_shape(block), parse_target(TARGET))
-    assert (plan.k_slices, plan.x_by_column) == (slices, by_column)
+    assert (plan.k_slices, plan.x_by_column, plan.column_sweep) == (slices, by_column,
+                                                                    sweep_rows > 0)
     model = pruned(long_ffn_bert, block, tmp_path)
     artifact = tmp_path / f"{block}.sparsec"
     result = invoke("compile", model, "-o", artifact, "--target", TARGET, "--threads", "2",
@@ -45,7 +49,8 @@ def test_long_k_variants_match_pytorch(long_ffn_bert, tmp_path, block, slices, b
     assert result.exit_code == 0, (result.output, result.exception)
     layouts = json.loads((artifact / "manifest.json").read_text())["bsr"]
     second_ffn = [layout for layout in layouts if layout["dense_shape"] == [64, 2304]]
-    assert [layout["slices"] for layout in second_ffn] == [slices]
+    assert [(layout["slices"], layout["sweep_rows"]) for layout in second_ffn] == [
+        (slices, sweep_rows)]
 
     import torch
 
