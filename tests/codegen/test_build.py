@@ -106,6 +106,13 @@ def test_signature_and_bounds(target):
     assert len(built.param_names) == len(set(built.param_names)) == len(built.params)
 
 
+def test_the_vm_checks_the_inputs_but_not_the_weights_on_every_call(target):
+    # the runtime checks the weights once at load; per call they cost ~1 ms of VM builtins
+    built = compiled(make_model(), target)
+    checks = built.executable.as_text().count("vm.builtin.check_tensor_info")
+    assert len(built.inputs) <= checks < len(built.inputs) + len(built.params)
+
+
 def test_kernels_are_shared_across_layers(target):
     two, four = compiled(make_model(layers=2), target), compiled(make_model(layers=4), target)
     assert four.kernels == two.kernels
