@@ -400,23 +400,26 @@ class _Kernel:
 
         blocks = plan.column_sweep_blocks
 
-        def add_blocks(j0: tirx.PrimExpr, count_: int, tile_index: tirx.PrimExpr,
+        def add_blocks(j0: tirx.PrimExpr, tile_blocks: int, tile_index: tirx.PrimExpr,
                        column_block: tirx.PrimExpr, vectors: int) -> None:
+            """Blocks j0 .. j0 + tile_blocks - 1 (one block column) into their rows of yt."""
             token0 = tile_index * plan.token_tile
-            with T.unroll(0, count_) as b, T.unroll(0, rows) as r, \
-                    T.unroll(0, vectors) as v, T.vectorized(0, lanes) as t:
-                row = (self.indices[j0 + b] - first) * rows + r
-                T.buffer_store(acc, yt[row, token0 + v * lanes + t], [b * rows + r, v * lanes + t])
-            with _loop(cols, cols * rows * vectors * count_) as c, T.unroll(0, vectors) as v, \
-                    T.unroll(0, count_) as b, T.unroll(0, rows) as r, T.vectorized(0, lanes) as t:
-                token = v * lanes + t
-                T.buffer_store(acc, acc[b * rows + r, token] + self.data[j0 + b, r, c]
-                               * xt[tile_index, column_block * cols + c, token],
-                               [b * rows + r, token])
-            with T.unroll(0, count_) as b, T.unroll(0, rows) as r, \
-                    T.unroll(0, vectors) as v, T.vectorized(0, lanes) as t:
-                row = (self.indices[j0 + b] - first) * rows + r
-                T.buffer_store(yt, acc[b * rows + r, v * lanes + t], [row, token0 + v * lanes + t])
+
+            def rows_of_yt(body: Callable[[tirx.PrimExpr, tirx.PrimExpr, tirx.PrimExpr], None]):
+                with T.unroll(0, tile_blocks) as b, T.unroll(0, rows) as r, \
+                        T.unroll(0, vectors) as v, T.vectorized(0, lanes) as t:
+                    body((self.indices[j0 + b] - first) * rows + r, b * rows + r, v * lanes + t)
+
+            rows_of_yt(lambda row, sums, token: T.buffer_store(
+                acc, yt[row, token0 + token], [sums, token]))
+            with _loop(cols, cols * rows * vectors * tile_blocks) as c, \
+                    T.unroll(0, vectors) as v, T.unroll(0, tile_blocks) as b, \
+                    T.unroll(0, rows) as r, T.vectorized(0, lanes) as t:
+                token, sums = v * lanes + t, b * rows + r
+                T.buffer_store(acc, acc[sums, token] + self.data[j0 + b, r, c]
+                               * xt[tile_index, column_block * cols + c, token], [sums, token])
+            rows_of_yt(lambda row, sums, token: T.buffer_store(
+                yt, acc[sums, token], [row, token0 + token]))
 
         def panel(tile_index: tirx.PrimExpr, tokens: int) -> None:
             vectors = ceil_div(tokens, lanes)
