@@ -15,12 +15,12 @@ stands: the passes it records as run (or whose results it holds) are not run aga
 ``--rerun-passes``; a sparsity option that would then have no effect is refused.
 
 Shows each stage while it runs, then one row per linear weight (shape, density, chosen block
-shape, predicted speedup) and a summary line naming the CPU the code is for (and, when this
-machine cannot run that code, a line saying why). Without ``-o`` the artifact is the model's
-name with ``.sparsec`` for its extension, in the current folder; an artifact already there is
-replaced, and the summary says so. The artifact is written atomically: a failure or Ctrl-C
-leaves no half-written output and the old one intact. Bad input is one ``error: ...`` line
-and exit 1.
+shape, kernel layout, predicted speedup) and a summary line naming the CPU the code is for
+(and, when this machine cannot run that code, a line saying why). Without ``-o`` the artifact
+is the model's name with ``.sparsec`` for its extension, in the current folder; an artifact
+already there is replaced, and the summary says so. The artifact is written atomically: a
+failure or Ctrl-C leaves no half-written output and the old one intact. Bad input is one
+``error: ...`` line and exit 1.
 """
 
 from __future__ import annotations
@@ -107,12 +107,14 @@ def print_decisions(console: Console, manifest: Manifest, output: str, seconds: 
                     cpu: str, replaced: bool = False) -> None:
     """The per-weight table of sparsity decisions and the summary line (``cpu``: what the code
     is built for, ``CpuTarget.describe()``; ``replaced``: an older artifact was at ``output``)."""
+    kernels = kernel_layouts(manifest)
     rows = [[w.weight, f"{w.shape[0]}x{w.shape[1]}", percent(w.density), w.block_shape,
+             kernels.get(w.weight, "-"),
              speedup_text(w.speedup) if w.block_shape != "dense" else "1.00x"]
             for w in manifest.weights]
     if rows:
         columns = [("weight", "left"), ("shape", "right"), ("density", "right"),
-                   ("block shape", "left"), ("predicted speedup", "right")]
+                   ("block shape", "left"), ("kernel", "left"), ("predicted speedup", "right")]
         console.print(table(f"Sparsity decisions for {manifest.model}", columns, rows))
     totals = manifest.summary()
     if manifest.weights:
@@ -129,6 +131,13 @@ def print_decisions(console: Console, manifest: Manifest, output: str, seconds: 
     wrote = f"replaced the existing {output}" if replaced else f"wrote {output}"
     console.print(f"{sparsity}; {kernels}; {wrote} ({_size_mb(Path(output)):.1f} MB) "
                   f"for {cpu} in {seconds:.1f} s", markup=False, soft_wrap=True)
+
+
+def kernel_layouts(manifest: Manifest) -> dict[str, str]:
+    """Each BSR weight's kernel layout, as its packed params are named (``KEY:LAYOUT``):
+    ``rows``, ``rows-4slices`` (K swept in 4 slices), ``tokens``, ``tokens-sweep128`` (groups of
+    128 rows swept by block column); see ``codegen/bsr_linear.py``."""
+    return {layout.weight: layout.data.partition(":")[2] or "bsr" for layout in manifest.bsr}
 
 
 def existing_artifact(path: str) -> bool:

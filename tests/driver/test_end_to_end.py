@@ -89,8 +89,9 @@ def test_compile_prints_the_decision_table(pruned_bert, tmp_path):
     assert len(rows) == 12
     query = next(r for r in rows if "layer.0.attention.self.query" in r)
     key = next(r for r in rows if "layer.0.attention.self.key" in r)
-    assert "dense" in query and "1.00x" in query
+    assert "dense" in query and "1.00x" in query and " - " in query
     assert "32x1" in key and re.search(r"\b(9|10|11)\.\d%", key)
+    assert re.search(r"│ (rows|rows-\dslices) +│", key)  # the kernel layout of 32x1 blocks
     summary = result.stdout.strip().splitlines()[-1]
     pooler = next(r for r in result.stdout.splitlines() if "pooler.dense.weight" in r)
     assert "dense" in pooler and "100.0%" in pooler  # --block-shape leaves dense weights dense
