@@ -533,8 +533,7 @@ def _check_bsr(file: Path, layout: BsrLayout, arrays: dict[str, np.ndarray]) -> 
             layout.block):
         raise bad(f"data {list(data.shape)} does not hold {nnzb} blocks of "
                   f"{layout.block[0]}x{layout.block[1]}")
-    groups = -(-rows // layout.sweep_rows) if layout.sweep_rows else 0
-    cells = groups * cols if layout.sweep_rows else rows * layout.slices
+    cells = -(-rows // layout.sweep_rows) * cols if layout.sweep_rows else rows * layout.slices
     if indptr.shape != (cells + 1,):
         raise bad(f"indptr has {indptr.shape[0]} entries, expected {cells + 1}")
     if indptr[0] != 0 or indptr[-1] != nnzb:

@@ -409,29 +409,28 @@ def _resource_key(value: Any) -> str | None:
     return attr.key if isinstance(attr, DenseResourceAttr) else None
 
 
-_SWEEP_LAYOUT = re.compile(r":tokens-sweep(\d+)$")  # BsrPlan.layout of a column sweep
+# BsrPlan.layout at the end of a param name: rows, rows-4slices, tokens, tokens-sweep128
+_LAYOUT = re.compile(r":[a-z]+(?:-(?P<slices>\d+)slices|-sweep(?P<sweep_rows>\d+))?$")
 
 
-def _bsr_params(layouts: tuple[BsrLayout, ...], names: list[str],
-                shapes: list[tuple[int, ...]]) -> tuple[BsrLayout, ...]:
+def _bsr_params(layouts: tuple[BsrLayout, ...], names: list[str]) -> tuple[BsrLayout, ...]:
     """The layouts with param names for resource keys (the lowering names a weight's param
-    ``KEY`` or ``KEY:LAYOUT``), the K slices of their kernel (from indptr's length) and its
-    rows per group of a column sweep (from the layout's name). A layout not found among the
-    params is not recorded."""
+    ``KEY`` or ``KEY:LAYOUT``) and, from the layout's name, the K slices of their kernel or
+    its rows per group of a column sweep. A layout not found among the params is not
+    recorded."""
     by_key: dict[str, list[str]] = {}
     for name in names:
         by_key.setdefault(name.split(":", 1)[0], []).append(name)
-    shape_of = dict(zip(names, shapes, strict=True))
     found = []
     for layout in layouts:
         params = [by_key.get(key, []) for key in (layout.data, layout.indices, layout.indptr)]
         if all(len(p) == 1 for p in params):
-            indptr = params[2][0]
-            sweep = _SWEEP_LAYOUT.search(indptr)
-            slices = 1 if sweep else max(1, (shape_of[indptr][0] - 1) // layout.grid[0])
-            found.append(dataclasses.replace(layout, data=params[0][0], indices=params[1][0],
-                                             indptr=indptr, slices=slices,
-                                             sweep_rows=int(sweep[1]) if sweep else 0))
+            data, indices, indptr = (p[0] for p in params)
+            match = _LAYOUT.search(indptr)
+            slices = int(match["slices"] or 1) if match else 1
+            sweep_rows = int(match["sweep_rows"] or 0) if match else 0
+            found.append(dataclasses.replace(layout, data=data, indices=indices, indptr=indptr,
+                                             slices=slices, sweep_rows=sweep_rows))
     return tuple(found)
 
 
@@ -460,7 +459,7 @@ def make_manifest(compilation: Compilation) -> Manifest:
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         model=compilation.model,
         cpu_features=compilation.target.isa_features(),
-        bsr=_bsr_params(compilation.bsr, built.param_names, [p.shape for p in built.params]),
+        bsr=_bsr_params(compilation.bsr, built.param_names),
     )
 
 
