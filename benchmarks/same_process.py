@@ -1,16 +1,20 @@
 """sparsec next to PyTorch in one process: alone, right after a PyTorch call, after idle gaps.
 
-    python benchmarks/same_process.py ARTIFACT HF_MODEL_DIR [--calls 20] [--rounds 3]
+    python benchmarks/same_process.py ARTIFACT HF_MODEL_DIR [--calls 20] [--rounds 2]
+    GOMP_SPINCOUNT=300000 python benchmarks/same_process.py ...   # libgomp's default spin
 
-Each mode runs in a fresh process (so no pool is warm from another mode), the modes alternate
-over ``--rounds``, and each prints the median and minimum of ``--calls`` timed sparsec calls:
+Each round is a fresh process that loads both models and then times sparsec calls in three
+situations, interleaved call by call (so that a slow phase of a shared machine hits all three
+alike):
 
-- ``alone``: back-to-back calls;
-- ``after-torch``: each sparsec call right after a PyTorch eager call of the same model (its
-  OpenMP workers still spinning);
-- ``gap``: each call after an idle 10-100 ms (sporadic requests; TVM's workers gone to sleep).
+- ``alone``: right after another sparsec call;
+- ``after-torch``: right after a PyTorch eager call of the same model (its OpenMP workers may
+  still be spinning: see ``sparsec.threads``);
+- ``gap``: after an idle 10-100 ms (sporadic requests; TVM's workers gone to sleep).
 
-The artifact's inputs must be token ids (and masks) that the Hugging Face model takes.
+It prints the median and minimum of each, the PyTorch call's median, and how much CPU time
+PyTorch's idle workers burned in the 50 ms after a call. The artifact's inputs must be token ids
+(and masks) that the Hugging Face model takes.
 """
 
 from __future__ import annotations
@@ -21,46 +25,66 @@ import random
 import statistics
 import subprocess
 import sys
+import threading
 import time
+
+import sparsec  # noqa: F401  (first: it sets libgomp's spin before torch loads it)
 
 MODES = ("alone", "after-torch", "gap")
 
 
-def run_mode(args: argparse.Namespace) -> None:
-    """One mode, in this process: print its line."""
+def other_threads_cpu_ms() -> float:
+    """CPU time (ms) that this process's threads other than the caller have used so far."""
+    me = str(threading.get_native_id())
+    total = 0
+    for task in os.listdir("/proc/self/task"):
+        if task != me:
+            with open(f"/proc/self/task/{task}/schedstat") as stat:
+                total += int(stat.read().split()[0])
+    return total / 1e6
+
+
+def run_round(args: argparse.Namespace) -> None:
+    """One round, in this process: print a line per mode."""
     import numpy as np
+    import torch
+    from transformers import AutoModel
 
     from sparsec.runtime import load
 
     model = load(args.artifact, threads=args.threads)
-    rng = np.random.default_rng(0)
-    ids = model.inputs[0]
-    inputs = {"input_ids": rng.integers(0, ids.upper_bound or 1000, ids.shape)}
-    before = None
-    if args.mode == "after-torch":
-        import torch
-        from transformers import AutoModel
+    ids = np.random.default_rng(0).integers(0, model.inputs[0].upper_bound or 1000,
+                                            model.inputs[0].shape)
+    torch.set_num_threads(args.threads)
+    torch_model = AutoModel.from_pretrained(args.model).eval()
+    torch_ids = torch.from_numpy(ids)
+    torch_times = []
 
-        torch.set_num_threads(args.threads)
-        torch_model = AutoModel.from_pretrained(args.model).eval()
-        torch_inputs = {"input_ids": torch.from_numpy(inputs["input_ids"])}
-
-        def before() -> None:
-            with torch.no_grad():
-                torch_model(**torch_inputs)
-    elif args.mode == "gap":
-        def before() -> None:
-            time.sleep(random.uniform(0.01, 0.1))
-    model(**inputs)
-    times = []
-    for _ in range(args.calls):
-        if before is not None:
-            before()
+    def torch_call() -> None:
         start = time.perf_counter()
-        model(**inputs)
-        times.append(time.perf_counter() - start)
-    print(f"{args.mode:>11}: median {statistics.median(times) * 1e3:6.1f} ms, "
-          f"min {min(times) * 1e3:6.1f} ms", flush=True)
+        with torch.no_grad():
+            torch_model(input_ids=torch_ids)
+        torch_times.append(time.perf_counter() - start)
+
+    before = {"alone": lambda: model(input_ids=ids), "after-torch": torch_call,
+              "gap": lambda: time.sleep(random.uniform(0.01, 0.1))}
+    torch_call()
+    spin_start = other_threads_cpu_ms()
+    time.sleep(0.05)
+    spin = other_threads_cpu_ms() - spin_start
+    model(input_ids=ids)
+    times = {mode: [] for mode in MODES}
+    for _ in range(args.calls):
+        for mode in MODES:
+            before[mode]()
+            start = time.perf_counter()
+            model(input_ids=ids)
+            times[mode].append(time.perf_counter() - start)
+    for mode in MODES:
+        print(f"{mode:>11}: median {statistics.median(times[mode]) * 1e3:6.1f} ms, "
+              f"min {min(times[mode]) * 1e3:6.1f} ms")
+    print(f"    PyTorch: median {statistics.median(torch_times) * 1e3:6.1f} ms; its idle workers "
+          f"burned {spin:.1f} ms CPU in the 50 ms after a call", flush=True)
 
 
 def main() -> None:
@@ -68,19 +92,19 @@ def main() -> None:
     parser.add_argument("artifact")
     parser.add_argument("model", help="the Hugging Face directory the artifact was compiled from")
     parser.add_argument("--calls", type=int, default=20)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--mode", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--round", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.mode:
-        run_mode(args)
+    if args.round:
+        run_round(args)
         return
-    print(f"load average {os.getloadavg()[0]:.2f} at the start", flush=True)
+    print(f"GOMP_SPINCOUNT={os.environ.get('GOMP_SPINCOUNT')}, "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}; "
+          f"load average {os.getloadavg()[0]:.2f} at the start", flush=True)
     for _ in range(args.rounds):
-        for mode in MODES:
-            subprocess.run([sys.executable, __file__, args.artifact, args.model, "--mode", mode,
-                            "--calls", str(args.calls), "--threads", str(args.threads)],
-                           check=True)
+        subprocess.run([sys.executable, __file__, args.artifact, args.model, "--round",
+                        "--calls", str(args.calls), "--threads", str(args.threads)], check=True)
     print(f"load average {os.getloadavg()[0]:.2f} at the end")
 
 

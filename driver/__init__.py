@@ -17,8 +17,12 @@ import os
 import tempfile
 from typing import TYPE_CHECKING, Any
 
+from sparsec.threads import shorten_openmp_spin
+
 if TYPE_CHECKING:
     from sparsec.runtime import CompiledModel
+
+shorten_openmp_spin()  # before torch or tvm load libgomp (see sparsec.threads)
 
 __version__ = "0.1.0"
 

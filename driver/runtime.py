@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from sparsec.artifact import (
 )
 from sparsec.atomic import atomic_path
 from sparsec.ir.diagnostics import SparsecError
-from sparsec.threads import configure_thread_pool
+from sparsec.threads import configure_thread_pool, spinning_openmp_warning
 
 Executor = Callable[[list[np.ndarray]], list[np.ndarray]]
 # Inputs a Hugging Face model fills in when omitted, and the value it fills them with.
@@ -309,6 +310,9 @@ def load(path: str | os.PathLike, *, threads: int | None = None,
     params = read_params(path, manifest)
     library = check_library(path)
     configure_thread_pool(threads)
+    warning = spinning_openmp_warning()
+    if warning:
+        warnings.warn(warning, RuntimeWarning, stacklevel=2)
     return CompiledModel(manifest, _vm_executor(library, manifest, params), Path(path),
                          keep_alive)
 
