@@ -17,7 +17,10 @@ The loop nest is generated per block-shape family, against the target's vector w
   panels one at a time and transpose their small ``Yᵀ`` into ``y`` at the end. One-row blocks
   of 4+ columns (1x4 ... 1x32) share no loaded vector of Xᵀ between rows that way; their groups
   (``column_sweep``, 128 rows) sweep the block columns instead: a column's slice of a panel stays
-  in L1 while each block with that column adds its tile into its row of ``Yᵀ``.
+  in L1 while each block with that column adds its tile into its row of ``Yᵀ``. 1x1 blocks sweep
+  a panel in K slices of 384 columns (``k_slices``), every row of a 128-row group per slice, the
+  sums carried in ``Yᵀ``: a slice of the panel stays in the caches nearest the core while the
+  group's rows read it.
 
 Two variants of the rows family serve a long K (the FFN's second linear, K = 3072): with tiles
 of a few tokens (AVX2) K is swept in slices (``k_slices``: one parallel sweep over every block
@@ -59,6 +62,7 @@ SLICE_COLUMNS = 768
 X_CACHED_BYTES = 1 << 20  # rows family: x above this size (an L2 cache) is read as xᵀ
 SWEPT_COLUMNS = 4  # tokens family: one-row blocks this wide or wider are swept by block column
 SWEEP_GROUP_ROWS = 128  # column sweep: rows per group (6 groups at N = 768: two threads' share)
+ONE_BY_ONE_SLICE = 384  # 1x1 blocks: K slice of a token panel (48 KiB of a 32-token panel)
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,7 @@ class BsrPlan:
     group_rows: int = 1  # tokens family: block rows that share one sweep over the token panels
     epilogue: Epilogue = field(default_factory=Epilogue)
     dynamic: bool = False  # M is a run-time size (≤ m)
-    k_slices: int = 1  # rows family: K swept in this many slices, every block row each (pack)
+    k_slices: int = 1  # K swept in this many slices, every block row each (pack)
     x_by_column: bool = False  # rows family: x read as xᵀ, a tile's tokens side by side
     column_sweep: bool = False  # tokens family: a group sweeps block columns, sums kept in yᵀ
     column_sweep_blocks: int = 1  # column sweep: blocks of one block column per register tile
@@ -109,7 +113,8 @@ class BsrPlan:
     @property
     def layout(self) -> str:
         """The name of the packed arrays' layout (``rows``, ``rows-4slices``, ``tokens``,
-        ``tokens-sweep128``: 128 block rows per group); kernels of one layout share them."""
+        ``tokens-2slices``, ``tokens-sweep128``: 128 block rows per group); kernels of one
+        layout share them."""
         if self.column_sweep:
             return f"tokens-sweep{self.group_rows}"
         return self.family + (f"-{self.k_slices}slices" if self.k_slices > 1 else "")
@@ -211,7 +216,14 @@ def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuT
     limit = 1 << (max(1, limit).bit_length() - 1)
     vectors = limit if dynamic else _least_padding(ceil_div(m, lanes), limit)
     group = max(1, lanes // rows)  # a group's outputs fill whole vectors of y
-    return BsrPlan(m, n, k, block, lanes, "tokens", lanes * vectors, group, epilogue, dynamic)
+    # 1x1: every multiply-add loads its own 128 B of a 96 KiB+ panel, from L2. Slices of 384
+    # columns swept by 128-row groups ran 1.06-1.38x faster (Zen 4, both widths, M = 128, N and
+    # K in 768 / 3072, 80 and 90 %); slices of 64-128 columns or 16-token panels ran slower.
+    slices = ceil_div(k, ONE_BY_ONE_SLICE) if block == (1, 1) else 1
+    if slices > 1:
+        group = SWEEP_GROUP_ROWS
+    return BsrPlan(m, n, k, block, lanes, "tokens", lanes * vectors, group, epilogue, dynamic,
+                   k_slices=slices)
 
 
 def _column_sweep_plan(m: int, n: int, k: int, block: tuple[int, int], lanes: int, budget: int,
@@ -340,13 +352,24 @@ class _Kernel:
         rows, cols = plan.block
         lanes = plan.lanes
 
-        def tile(acc: tirx.Buffer, yt: tirx.Buffer, row_block: tirx.PrimExpr,
-                 yt_row: tirx.PrimExpr, tile_index: tirx.PrimExpr, tokens: int) -> None:
+        def tile(acc: tirx.Buffer, yt: tirx.Buffer, cell: tirx.PrimExpr,
+                 yt_row: tirx.PrimExpr, tile_index: tirx.PrimExpr, tokens: int,
+                 carried: tirx.PrimExpr | None = None) -> None:
+            """The blocks of pointer cell ``cell`` (a block row, or one K slice of it) into
+            rows ``yt_row ...`` of ``yt``; ``carried``: start from the sums already there."""
             # Vectors of exactly one register: LLVM splits a <48 x float> (3 or 6 vectors of a
             # panel) so badly that such a panel ran 4-20x slower than one of 2 or 4 (Zen 4).
             vectors = ceil_div(tokens, lanes)
-            self._fill(acc, rows, vectors * lanes)
-            with T.serial(self.indptr[row_block], self.indptr[row_block + 1]) as j:
+            token0 = tile_index * plan.token_tile
+            if carried is None:
+                self._fill(acc, rows, vectors * lanes)
+            else:
+                with T.unroll(0, rows) as r, T.unroll(0, vectors) as v, \
+                        T.vectorized(0, lanes) as t:
+                    T.buffer_store(acc, tirx.Select(carried, yt[yt_row + r, token0 + v * lanes + t],
+                                                    tirx.const(0.0, "float32")),
+                                   [r, v * lanes + t])
+            with T.serial(self.indptr[cell], self.indptr[cell + 1]) as j:
                 column = self.indices[j] * cols
                 with _loop(cols, cols * rows * vectors) as c, T.unroll(0, vectors) as v, \
                         T.unroll(0, rows) as r, T.vectorized(0, lanes) as t:
@@ -354,8 +377,7 @@ class _Kernel:
                     T.buffer_store(acc, acc[r, token] + self.data[j, r, c]
                                    * xt[tile_index, column + c, token], [r, token])
             with T.unroll(0, rows) as r, T.unroll(0, vectors) as v, T.vectorized(0, lanes) as t:
-                T.buffer_store(yt, acc[r, v * lanes + t],
-                               [yt_row + r, tile_index * plan.token_tile + v * lanes + t])
+                T.buffer_store(yt, acc[r, v * lanes + t], [yt_row + r, token0 + v * lanes + t])
 
         def group(index: tirx.PrimExpr, first: tirx.PrimExpr, count: int, outputs: int) -> None:
             yt = T.alloc_buffer((count * rows, self._padded_tokens()), "float32")
@@ -363,6 +385,14 @@ class _Kernel:
                                  scope="local")  # one for all copies of the tile
             if plan.column_sweep:
                 self._column_sweep(acc, yt, xt, index, first, count)
+            elif plan.k_slices > 1:  # a panel's K slices outermost, sums carried in yt
+                def panel(tile_index: tirx.PrimExpr, tokens: int) -> None:
+                    slices = plan.k_slices
+                    with T.serial(0, slices) as k_slice, T.serial(0, count) as r:
+                        tile(acc, yt, (first + r) * slices + k_slice, r * rows, tile_index,
+                             tokens, carried=k_slice > 0)
+
+                self._panels(panel)
             else:
                 def panel(tile_index: tirx.PrimExpr, tokens: int) -> None:
                     with T.serial(0, count) as r:

@@ -26,7 +26,7 @@ from sparsec.ir.bsr import parse_block_shape
 
 from .pass_base import PassError
 
-VERSION = "0.1.1"  # bump when the emitted kernels change enough to invalidate calibrations
+VERSION = "0.1.2"  # bump when the emitted kernels change enough to invalidate calibrations
 
 # Float32 lanes of one vector register; the analytic model assumes AVX-512.
 DEFAULT_VECTOR_LANES = 16
@@ -55,15 +55,15 @@ def analytic_shape_cost(rows: int, cols: int, lanes: int = DEFAULT_VECTOR_LANES)
     (``benchmarks/kernel_speed.py``; both ISAs within about 30 %: Zen 4 AVX-512 and Zen 3 AVX2):
     blocks whose rows fill a vector cost about one dense multiply-add per element; one-row
     blocks about two (each multiply-add loads its own vector of tokens, a weight element is
-    shared by nothing), or 1.7 with 4+ columns (swept by block column: a column's tokens stay
-    in L1 while every block row of a group reads them); rows in between share every vector of
-    tokens they load.
+    shared by nothing; 1x1 swept in K slices, 1.9), or 1.7 with 4+ columns (swept by block
+    column: a column's tokens stay in L1 while every block row of a group reads them); rows in
+    between share every vector of tokens they load.
     """
     fixed = 8.0  # output and block-row walk, per input + output feature, whatever the sparsity
     if rows >= lanes:  # broadcast-FMA over block rows, like the dense kernel
         return ShapeCost(1.0, block_overhead=2.0, fixed_cost=fixed)
-    if rows == 1:  # 4+ columns: swept by block column, activations from L1 (0.55-0.7)
-        return ShapeCost(0.6 if cols >= 4 else 0.45, block_overhead=0.5, fixed_cost=fixed)
+    if rows == 1:  # 4+ columns: by block column (0.55-0.7); 1x1: in K slices (0.45 x 1.15)
+        return ShapeCost(0.6 if cols >= 4 else 0.52, block_overhead=0.5, fixed_cost=fixed)
     reuse = min(1.0, rows * cols / lanes)
     return ShapeCost(0.7 + 0.3 * reuse, block_overhead=0.5, fixed_cost=fixed)
 

@@ -208,7 +208,8 @@ def test_tokens_tile_fits_the_registers_and_groups_fill_whole_vectors(block, tar
     assert plan.family == "tokens" and vectors >= 1
     assert block[0] > 1 or plan.token_tile == 32  # one-row blocks: panels of 32 tokens
     assert block[0] * vectors <= registers - 4  # accumulators, with room for loads/broadcasts
-    assert plan.group_rows * block[0] == plan.lanes
+    if block != (1, 1):  # 1x1 sweeps K slices in groups of 128 rows (below)
+        assert plan.group_rows * block[0] == plan.lanes
 
 
 @pytest.mark.parametrize(("target", "registers"), [("avx512", 32), ("znver3", 16), ("sse", 16)])
@@ -394,5 +395,52 @@ def test_column_sweep_at_every_dynamic_token_count(target):
     kern = build_bsr_linear(128, 300, K, (1, 32), cpu, BIAS, dynamic=True)
     assert kern.plan.column_sweep and kern.plan.dynamic
     weight = block_sparse(300, K, (1, 32), 0.3, seed=5)
+    for m in DYNAMIC_TOKENS:
+        check(kern, weight, seed=m, m=m)
+
+
+# -- tokens family: 1x1 blocks sweep each token panel in K slices --
+
+
+@pytest.mark.parametrize("target", ["avx512", "znver3", "sse"])
+@pytest.mark.parametrize(("k", "slices"), [(64, 1), (384, 1), (385, 2), (768, 2), (3072, 8)])
+def test_one_by_one_blocks_sweep_k_slices_of_384_columns_in_groups_of_128_rows(target, k,
+                                                                              slices):
+    cpu = parse_target(TARGETS[target])
+    plan = plan_bsr_linear(128, 768, k, (1, 1), cpu)
+    assert (plan.family, plan.k_slices, plan.token_tile) == ("tokens", slices, 32)
+    assert plan.group_rows == (128 if slices > 1 else plan.lanes)
+    assert plan.layout == ("tokens" if slices == 1 else f"tokens-{slices}slices")
+    assert plan.pointer_cells == 768 * slices
+    for other in [(2, 2), (4, 4), (1, 4)]:  # only 1x1 was measured faster so
+        assert plan_bsr_linear(128, 768, k, other, cpu).k_slices == 1
+
+
+# N = 300: two whole groups of 128 rows and a partial one; K = 1000: slices of 334, 334 and 332
+# columns; M = 36 / 100: partial token panels; densities leave slices with no block at all.
+@pytest.mark.parametrize("target", ["host", "znver3", "avx512"])
+@pytest.mark.parametrize("m", [36, 100])
+def test_one_by_one_k_slices_with_the_whole_epilogue(target, m):
+    cpu = parse_target(TARGETS[runnable(target)], num_threads=2)
+    epilogue = Epilogue(bias=True, gelu=True, residual=True)
+    kern = build_bsr_linear(m, 300, 1000, (1, 1), cpu, epilogue)
+    assert (kern.plan.k_slices, kern.plan.groups) == (3, 3)
+    rng = np.random.default_rng(m)
+    x = rng.standard_normal((m, 1000)).astype(np.float32)
+    bias = rng.standard_normal(300).astype(np.float32)
+    residual = rng.standard_normal((m, 300)).astype(np.float32)
+    for density in (0.0, 0.002, 0.1, 1.0):
+        weight = block_sparse(300, 1000, (1, 1), density, seed=int(density * 1000))
+        expected = epilogue.reference(x.astype(np.float64) @ weight.T, bias, residual)
+        got = kern(x, dense_to_bsr(weight, (1, 1)), bias, residual)
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("target", ["host", "znver3"])
+def test_one_by_one_k_slices_at_every_dynamic_token_count(target):
+    cpu = parse_target(TARGETS[runnable(target)], num_threads=2)
+    kern = build_bsr_linear(128, 300, 800, (1, 1), cpu, BIAS, dynamic=True)
+    assert kern.plan.k_slices == 3 and kern.plan.dynamic
+    weight = block_sparse(300, 800, (1, 1), 0.1, seed=5)
     for m in DYNAMIC_TOKENS:
         check(kern, weight, seed=m, m=m)
