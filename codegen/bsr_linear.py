@@ -17,10 +17,10 @@ The loop nest is generated per block-shape family, against the target's vector w
   panels one at a time and transpose their small ``Yᵀ`` into ``y`` at the end. One-row blocks
   of 4+ columns (1x4 ... 1x32) share no loaded vector of Xᵀ between rows that way; their groups
   (``column_sweep``, 128 rows) sweep the block columns instead: a column's slice of a panel stays
-  in L1 while each block with that column adds its tile into its row of ``Yᵀ``. 1x1 blocks sweep
-  a panel in K slices of 384 columns (``k_slices``), every row of a 128-row group per slice, the
-  sums carried in ``Yᵀ``: a slice of the panel stays in the caches nearest the core while the
-  group's rows read it.
+  in L1 while each block with that column adds its tile into its row of ``Yᵀ``. 1x1 blocks, and
+  the others at a long K (the FFN's second linear), sweep a panel in K slices of 384 columns
+  (``k_slices``), every block row of a 128-row group per slice, the sums carried in ``Yᵀ``: a
+  slice of the panel stays in the caches nearest the core while the group's rows read it.
 
 Two variants of the rows family serve a long K (the FFN's second linear, K = 3072): with tiles
 of a few tokens (AVX2) K is swept in slices (``k_slices``: one parallel sweep over every block
@@ -62,7 +62,8 @@ SLICE_COLUMNS = 768
 X_CACHED_BYTES = 1 << 20  # rows family: x above this size (an L2 cache) is read as xᵀ
 SWEPT_COLUMNS = 4  # tokens family: one-row blocks this wide or wider are swept by block column
 SWEEP_GROUP_ROWS = 128  # column sweep: rows per group (6 groups at N = 768: two threads' share)
-ONE_BY_ONE_SLICE = 384  # 1x1 blocks: K slice of a token panel (48 KiB of a 32-token panel)
+PANEL_SLICE = 384  # tokens family: K slice of a token panel swept by a group (K above 384 for
+LONG_K_SLICES = 4  # 1x1, at least this many slices' worth for the other shapes)
 
 
 @dataclass(frozen=True)
@@ -216,12 +217,16 @@ def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuT
     limit = 1 << (max(1, limit).bit_length() - 1)
     vectors = limit if dynamic else _least_padding(ceil_div(m, lanes), limit)
     group = max(1, lanes // rows)  # a group's outputs fill whole vectors of y
-    # 1x1: every multiply-add loads its own 128 B of a 96 KiB+ panel, from L2. Slices of 384
-    # columns swept by 128-row groups ran 1.06-1.38x faster (Zen 4, both widths, M = 128, N and
-    # K in 768 / 3072, 80 and 90 %); slices of 64-128 columns or 16-token panels ran slower.
-    slices = ceil_div(k, ONE_BY_ONE_SLICE) if block == (1, 1) else 1
+    # K slices of a panel, swept by groups of 128 rows. 1x1: every multiply-add loads its own
+    # 128 B of a 96 KiB+ panel, from L2; slices ran 1.06-1.38x faster (Zen 4, both widths,
+    # M = 128, N and K in 768 / 3072, 80 and 90 %; slices of 64-128 columns or 16-token panels
+    # ran slower). Other shapes: 1.0-1.3x at K = 3072 (2x2, 4x4, 2x1, 4x1; 8x8 on AVX-512 even),
+    # 0.9-1.06x at K = 768, so only a long K is sliced.
+    slices = ceil_div(k, PANEL_SLICE)
+    if block != (1, 1) and slices < LONG_K_SLICES:
+        slices = 1
     if slices > 1:
-        group = SWEEP_GROUP_ROWS
+        group = max(1, SWEEP_GROUP_ROWS // rows)
     return BsrPlan(m, n, k, block, lanes, "tokens", lanes * vectors, group, epilogue, dynamic,
                    k_slices=slices)
 

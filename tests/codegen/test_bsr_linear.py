@@ -412,27 +412,46 @@ def test_one_by_one_blocks_sweep_k_slices_of_384_columns_in_groups_of_128_rows(t
     assert plan.group_rows == (128 if slices > 1 else plan.lanes)
     assert plan.layout == ("tokens" if slices == 1 else f"tokens-{slices}slices")
     assert plan.pointer_cells == 768 * slices
-    for other in [(2, 2), (4, 4), (1, 4)]:  # only 1x1 was measured faster so
-        assert plan_bsr_linear(128, 768, k, other, cpu).k_slices == 1
+    for other in [(2, 2), (4, 4), (2, 1), (1, 4)]:  # others: only a long K (below)
+        other_plan = plan_bsr_linear(128, 768, k, other, cpu)
+        if other_plan.family == "tokens" and not other_plan.column_sweep:
+            assert other_plan.k_slices == (8 if k == 3072 else 1)
 
 
-# N = 300: two whole groups of 128 rows and a partial one; K = 1000: slices of 334, 334 and 332
-# columns; M = 36 / 100: partial token panels; densities leave slices with no block at all.
+@pytest.mark.parametrize(("target", "block", "group"), [
+    ("avx512", (2, 2), 64), ("avx512", (4, 1), 32), ("avx512", (8, 8), 16), ("znver3", (4, 4), 32),
+    ("znver3", (2, 1), 64)])
+def test_other_tokens_family_blocks_slice_only_a_long_k(target, block, group):
+    cpu = parse_target(TARGETS[target])
+    long_k = plan_bsr_linear(128, 768, 3072, block, cpu)
+    assert (long_k.family, long_k.k_slices, long_k.group_rows) == ("tokens", 8, group)
+    assert plan_bsr_linear(128, 768, 1152, block, cpu).k_slices == 1  # 3 slices' worth
+
+
+# N = 300: two whole groups of 128 rows and a partial one (1x1; 2x2: whole groups of 64 block
+# rows); K = 1000 / 1600: slices of 334, 334, 332 / 5 slices of 320 columns, 4x4 and 2x1 blocks
+# with a partial last block column; M = 36 / 100: partial token panels; densities leave slices
+# with no block at all.
 @pytest.mark.parametrize("target", ["host", "znver3", "avx512"])
+@pytest.mark.parametrize(("block", "k", "slices"), [((1, 1), 1000, 3), ((2, 2), 1600, 5),
+                                                    ((4, 4), 1598, 5), ((2, 1), 1600, 5)],
+                         ids=str)
 @pytest.mark.parametrize("m", [36, 100])
-def test_one_by_one_k_slices_with_the_whole_epilogue(target, m):
+def test_k_slices_of_token_panels_with_the_whole_epilogue(target, block, k, slices, m):
     cpu = parse_target(TARGETS[runnable(target)], num_threads=2)
     epilogue = Epilogue(bias=True, gelu=True, residual=True)
-    kern = build_bsr_linear(m, 300, 1000, (1, 1), cpu, epilogue)
-    assert (kern.plan.k_slices, kern.plan.groups) == (3, 3)
+    kern = build_bsr_linear(m, 300, k, block, cpu, epilogue)
+    if kern.plan.family != "tokens":  # 2x1 on SSE-only hosts
+        pytest.skip("rows family on this target")
+    assert (kern.plan.k_slices, kern.plan.group_rows * block[0]) == (slices, 128)
     rng = np.random.default_rng(m)
-    x = rng.standard_normal((m, 1000)).astype(np.float32)
+    x = rng.standard_normal((m, k)).astype(np.float32)
     bias = rng.standard_normal(300).astype(np.float32)
     residual = rng.standard_normal((m, 300)).astype(np.float32)
     for density in (0.0, 0.002, 0.1, 1.0):
-        weight = block_sparse(300, 1000, (1, 1), density, seed=int(density * 1000))
+        weight = block_sparse(300, k, block, density, seed=int(density * 1000))
         expected = epilogue.reference(x.astype(np.float64) @ weight.T, bias, residual)
-        got = kern(x, dense_to_bsr(weight, (1, 1)), bias, residual)
+        got = kern(x, dense_to_bsr(weight, block), bias, residual)
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 

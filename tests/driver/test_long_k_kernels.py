@@ -1,7 +1,7 @@
 """A BERT whose FFN is long enough (intermediate 2304) for the long-K variants, compiled from the
 command line for AVX2 (runs on every x86-64 host here): 32x1 blocks sweep the second FFN linear
 in K slices, 8x1 blocks read its x by column, 1x32 blocks sweep groups of 128 rows by block
-column, 1x1 blocks sweep token panels in K slices of 384 columns. Each artifact records its
+column, 1x1 and 4x4 blocks sweep token panels in K slices of 384 columns. Each artifact records its
 layout (slices, rows per sweep group) in the manifest, reloads through the artifact checks and
 matches PyTorch."""
 
@@ -37,7 +37,8 @@ def pruned(model, block: str, folder):
 
 
 @pytest.mark.parametrize(("block", "slices", "by_column", "sweep_rows"), [
-    ("32x1", 3, False, 0), ("8x1", 1, True, 0), ("1x32", 1, False, 128), ("1x1", 6, False, 0)])
+    ("32x1", 3, False, 0), ("8x1", 1, True, 0), ("1x32", 1, False, 128), ("1x1", 6, False, 0),
+    ("4x4", 6, False, 0)])
 def test_long_k_variants_match_pytorch(long_ffn_bert, tmp_path, block, slices, by_column,
                                        sweep_rows):
     plan = plan_bsr_linear(SEQ_LEN, 64, 2304, parse_block_shape(block), parse_target(TARGET))
