@@ -57,7 +57,7 @@ BLOCK_SHAPES = tuple(parse_block_shape(text) for text in DEFAULT_BLOCK_SHAPES)
 MAX_TOKEN_TILE = 12  # rows family: broadcasts per loaded weight vector
 ONE_ROW_TOKENS = 32  # tokens family, one-row blocks: tokens per panel
 UNROLL_LIMIT = 64  # fully unroll a block's (R, C) loops up to this many multiply-adds
-SMALL_TILE = 4  # rows family: token tiles this small sweep K in slices of SLICE_COLUMNS
+SMALL_TILE = 8  # rows family: token tiles this small sweep K in slices of SLICE_COLUMNS
 SLICE_COLUMNS = 768
 X_CACHED_BYTES = 1 << 20  # rows family: x above this size (an L2 cache) is read as xᵀ
 SWEPT_COLUMNS = 4  # tokens family: one-row blocks this wide or wider are swept by block column
@@ -195,15 +195,16 @@ def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuT
     if rows >= lanes:
         most = max(1, min(m, MAX_TOKEN_TILE, budget // (rows // lanes)))
         tile = most if dynamic else _balanced(m, most)
-        # Every token tile rereads its block row's weights: with tiles of a few tokens (AVX2,
-        # blocks of 2+ vectors) a long row falls out of L1 between rereads. Slices of 768
-        # columns ran 1.15-1.4x faster at K = 3072 (AVX2 code on Zen 4), slower at K = 768.
-        slices = ceil_div(k, SLICE_COLUMNS) if most <= SMALL_TILE else 1
         # A one-vector block row broadcasts one x element per multiply-add, from as many rows
         # of x as the tile has tokens; once x outgrows the L2 cache those are misses, and xᵀ
         # holds a tile's tokens in one line: 1.1-1.5x faster at K = 3072 (Zen 4, both widths),
         # slower when x fits.
         by_column = rows == lanes and cols == 1 and m * k * 4 > X_CACHED_BYTES
+        # Every token tile rereads its block row's weights: with tiles of 8 tokens or fewer
+        # (AVX2) a long row falls out of L1 between rereads. Slices of 768 columns ran 1.15-1.4x
+        # faster at K = 3072 (AVX2 code on Zen 4; 8x8 1.12-1.19x), slower at K = 768 and with
+        # the 12-token tiles of AVX-512 (0.86-0.93x).
+        slices = ceil_div(k, SLICE_COLUMNS) if most <= SMALL_TILE and not by_column else 1
         return BsrPlan(m, n, k, block, lanes, "rows", tile, epilogue=epilogue, dynamic=dynamic,
                        k_slices=slices, x_by_column=by_column)
     if rows == 1 and cols >= SWEPT_COLUMNS:

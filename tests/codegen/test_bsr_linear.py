@@ -317,11 +317,14 @@ def test_slices_sort_each_block_row_and_point_at_every_slice():
     np.testing.assert_array_equal(packed[1], data[0].T)
 
 
-@pytest.mark.parametrize(("target", "k", "slices"), [
-    ("znver3", 3072, 4), ("znver3", 768, 1), ("avx2", 3072, 4), ("avx512", 3072, 1)])
-def test_small_token_tiles_slice_a_long_k(target, k, slices):
-    plan = plan_bsr_linear(128, 768, k, (32, 1), parse_target(TARGETS[target]))
-    assert plan.token_tile <= 4 or slices == 1
+@pytest.mark.parametrize(("target", "block", "k", "slices"), [
+    ("znver3", (32, 1), 3072, 4), ("znver3", (32, 1), 768, 1), ("avx2", (32, 1), 3072, 4),
+    ("avx512", (32, 1), 3072, 1), ("znver3", (8, 8), 3072, 4), ("avx512", (16, 16), 3072, 1),
+    ("znver3", (8, 1), 3072, 1)])  # 8x1: x by column instead
+def test_small_token_tiles_slice_a_long_k(target, block, k, slices):
+    plan = plan_bsr_linear(128, 768, k, block, parse_target(TARGETS[target]))
+    assert plan.family == "rows"
+    assert plan.token_tile <= 8 or slices == 1
     assert plan.k_slices == slices
 
 
