@@ -10,9 +10,14 @@
 For every N, in one run on the same threads: ``torch.nn.functional.linear`` on the dense weight
 (GFLOP/s = 2·M·N·K / t), sparsec's dense GEMM (same formula), and the BSR kernel for every
 block shape × sparsity (effective GFLOP/s = 2·M·nnz / t, nnz = stored block elements), each with
-its ratio to torch's dense GFLOP/s. Each figure is the median of ``--repeat`` timed calls after
-warm-up; torch is timed before and after the sparsec kernels of each N and the median of both
-is the reference. The machine may be shared: compare ratios, not absolute times.
+its ratio to torch's dense GFLOP/s. The kernels of one N are timed in ``--rounds`` rounds (torch,
+sparsec dense, every BSR kernel, then again), each a median of ``--repeat`` calls after warm-up
+and an idle pause, and each kernel's time is its best round: a shared machine that slows down
+for seconds at a time then slows no kernel's figure more than another's (medians of one pass
+swung 0.6-1.3x from run to run here). A process can also run one kernel slowly all along (its
+buffers land in memory where they land): ``--processes 3`` runs the whole benchmark in three
+fresh processes and reports each kernel's median time and ratio over them. Compare ratios, not
+absolute times.
 Prints a table and writes ``benchmarks/results/kernels.csv``. (Not named ``kernels.py``: a
 script's folder comes first on ``sys.path``, and that name hid Hugging Face's ``kernels``
 package from transformers in every script here.)
@@ -24,7 +29,9 @@ import argparse
 import csv
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +47,7 @@ from sparsec.codegen.bsr_linear import BLOCK_SHAPES, build_bsr_linear  # noqa: E
 from sparsec.codegen.dense_linear import build_dense_linear  # noqa: E402
 from sparsec.codegen.target import parse_target  # noqa: E402
 from sparsec.ir.bsr import dense_to_bsr  # noqa: E402
+from sparsec.timing import QUIET_PAUSE_SECONDS  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))  # the peers/ package beside this file
 from peers.engines import BASELINE_ISAS, baseline_env  # noqa: E402
@@ -52,14 +60,14 @@ FIELDS = ["n", "k", "m", "kernel", "block", "sparsity", "nnz", "microseconds", "
 CLOCK = time.perf_counter
 
 
-def median_seconds(run: Callable[..., object], repeat: int, *args: object) -> float:
-    """Median time of one call ``run(*args)`` after five warm-up calls, on ``CLOCK``."""
+def median_seconds(run: Callable[[], object], repeat: int) -> float:
+    """Median time of one call ``run()`` after five warm-up calls, on ``CLOCK``."""
     for _ in range(5):
-        run(*args)
+        run()
     times = []
     for _ in range(repeat):
         start = CLOCK()
-        run(*args)
+        run()
         times.append(CLOCK() - start)
     return statistics.median(times)
 
@@ -77,7 +85,7 @@ def block_pruned(weight: np.ndarray, block: tuple[int, int], sparsity: float,
 
 
 def bench_n(n: int, args: argparse.Namespace, rng: np.random.Generator) -> list[dict]:
-    """Every kernel at ``N = n``; rows for the CSV."""
+    """Every kernel at ``N = n``, timed in ``args.rounds`` interleaved rounds; rows for the CSV."""
     import torch  # after main() has set the baseline's ISA
 
     m, k = args.m, args.k
@@ -86,37 +94,38 @@ def bench_n(n: int, args: argparse.Namespace, rng: np.random.Generator) -> list[
     weight = rng.standard_normal((n, k)).astype(np.float32)
     bias = rng.standard_normal(n).astype(np.float32)
     tx, tw, tb = (torch.from_numpy(a) for a in (x, weight, bias))
-    dense_flop = 2 * m * n * k
 
-    def torch_seconds() -> float:
+    def torch_linear() -> None:
         with torch.no_grad():
-            return median_seconds(torch.nn.functional.linear, args.repeat, tx, tw, tb)
+            torch.nn.functional.linear(tx, tw, tb)
 
-    torch_times = [torch_seconds()]
-    measured: list[tuple[str, str, float, int, float]] = []
     dense = build_dense_linear(m, n, k, target)
-    tensors = dense.kernel.tensors(*dense.arguments(x, weight, bias))
-    run = dense.kernel.module[dense.kernel.name]
-    measured.append(("sparsec dense", "-", 0.0, n * k,
-                     median_seconds(run, args.repeat, *tensors)))
+    # (kernel, block, sparsity, nnz, one call)
+    entries = [("torch dense", "-", 0.0, n * k, torch_linear),
+               ("sparsec dense", "-", 0.0, n * k, _caller(dense, dense.arguments(x, weight, bias)))]
     for block in args.blocks:
         kern = build_bsr_linear(m, n, k, block, target)
-        run = kern.kernel.module[kern.kernel.name]
         for sparsity in args.sparsity:
             bsr = dense_to_bsr(block_pruned(weight, block, sparsity, rng), block)
-            tensors = kern.kernel.tensors(*kern.arguments(x, bsr, bias))
-            nnz = bsr.nnzb * block[0] * block[1]
-            measured.append(("sparsec bsr", f"{block[0]}x{block[1]}", sparsity, nnz,
-                             median_seconds(run, args.repeat, *tensors)))
-    torch_times.append(torch_seconds())
-    torch_time = statistics.median(torch_times)
-    torch_gflops = dense_flop / torch_time / 1e9
-    rows = [row(n, args, "torch dense", "-", 0.0, n * k, torch_time, 1.0)]
-    for name, block_name, sparsity, nnz, seconds in measured:
-        gflops = 2 * m * nnz / seconds / 1e9
-        rows.append(row(n, args, name, block_name, sparsity, nnz, seconds,
-                        gflops / torch_gflops))
-    return rows
+            entries.append(("sparsec bsr", f"{block[0]}x{block[1]}", sparsity,
+                            bsr.nnzb * block[0] * block[1], _caller(kern, kern.arguments(x, bsr,
+                                                                                         bias))))
+    seconds: list[list[float]] = [[] for _ in entries]
+    for _ in range(args.rounds):
+        for index, entry in enumerate(entries):
+            time.sleep(QUIET_PAUSE_SECONDS)  # the other runtime's pool goes quiet first
+            seconds[index].append(median_seconds(entry[4], args.repeat))
+    best = [min(times) for times in seconds]
+    return [row(n, args, name, block, sparsity, nnz, best[index],
+                m * nnz / best[index] / (m * n * k / best[0]))
+            for index, (name, block, sparsity, nnz, _) in enumerate(entries)]
+
+
+def _caller(compiled: object, arguments: list[np.ndarray]) -> Callable[[], object]:
+    """A no-argument call of a compiled kernel on ``arguments`` (TVM tensors made once)."""
+    tensors = compiled.kernel.tensors(*arguments)
+    run = compiled.kernel.module[compiled.kernel.name]
+    return lambda: run(*tensors)
 
 
 def row(n: int, args: argparse.Namespace, kernel: str, block: str, sparsity: float, nnz: int,
@@ -151,7 +160,11 @@ def parse_args() -> argparse.Namespace:
         tuple(int(v) for v in b.split("x")) for b in s.split(",")])
     parser.add_argument("--sparsity", type=lambda s: [float(v) for v in s.split(",")],
                         default=[0.5, 0.7, 0.9])
-    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=30, help="timed calls per kernel and round")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="interleaved rounds (each kernel's best)")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="run in this many fresh processes; median of their figures")
     parser.add_argument("--target", default="llvm")
     parser.add_argument("--cpu-time", action="store_true",
                         help="time by this thread's CPU time (with TVM_NUM_THREADS=1 everything "
@@ -161,6 +174,42 @@ def parse_args() -> argparse.Namespace:
                              "(--target 'llvm -mcpu=znver3') on an AVX-512 host on even terms")
     parser.add_argument("--csv", type=Path, default=RESULTS / "kernels.csv")
     return parser.parse_args()
+
+
+def combine_processes(args: argparse.Namespace) -> list[dict]:
+    """This script run ``args.processes`` times in fresh processes; per kernel the median time
+    and the median ratio over them (one process can run a kernel slow all along: its memory
+    lands where it lands)."""
+    runs = []
+    with tempfile.TemporaryDirectory() as folder:
+        for index in range(args.processes):
+            out = Path(folder) / f"run{index}.csv"
+            command = [sys.executable, __file__, *_without_processes(sys.argv[1:]), "--csv",
+                       str(out)]
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            with out.open() as handle:
+                runs.append(list(csv.DictReader(handle)))
+    rows = []
+    for cells in zip(*runs, strict=True):
+        first = cells[0]
+        seconds = statistics.median(float(cell["microseconds"]) for cell in cells) / 1e6
+        rows.append(row(int(first["n"]), args, first["kernel"], first["block"],
+                        float(first["sparsity"]), int(first["nnz"]), seconds,
+                        statistics.median(float(cell["ratio_to_torch"]) for cell in cells)))
+    return rows
+
+
+def _without_processes(argv: list[str]) -> list[str]:
+    """``argv`` without its --processes and --csv options (each child writes its own CSV)."""
+    kept, skip = [], False
+    for item in argv:
+        if skip:
+            skip = False
+        elif item in ("--processes", "--csv"):
+            skip = True
+        elif not item.startswith(("--processes=", "--csv=")):
+            kept.append(item)
+    return kept
 
 
 def main() -> None:
@@ -177,7 +226,10 @@ def main() -> None:
     torch.set_num_threads(THREADS)
     print(f"torch's kernels: {torch.backends.cpu.get_cpu_capability()}")
     rng = np.random.default_rng(0)
-    rows = [r for n in args.n for r in bench_n(n, args, rng)]
+    if args.processes > 1:
+        rows = combine_processes(args)
+    else:
+        rows = [r for n in args.n for r in bench_n(n, args, rng)]
     print_table(rows, args)
     args.csv.parent.mkdir(parents=True, exist_ok=True)
     with args.csv.open("w", newline="") as handle:
