@@ -62,8 +62,8 @@ SLICE_COLUMNS = 768
 X_CACHED_BYTES = 1 << 20  # rows family: x above this size (an L2 cache) is read as xᵀ
 SWEPT_COLUMNS = 4  # tokens family: one-row blocks this wide or wider are swept by block column
 SWEEP_GROUP_ROWS = 128  # column sweep: rows per group (6 groups at N = 768: two threads' share)
-PANEL_SLICE = 384  # tokens family: K slice of a token panel swept by a group (K above 384 for
-LONG_K_SLICES = 4  # 1x1, at least this many slices' worth for the other shapes)
+PANEL_SLICE = 384  # tokens family: columns per K slice of a token panel (1x1: any longer K)
+LONG_K_SLICES = 4  # tokens family, blocks other than 1x1: only a K of this many slices is sliced
 
 
 @dataclass(frozen=True)
@@ -391,18 +391,12 @@ class _Kernel:
                                  scope="local")  # one for all copies of the tile
             if plan.column_sweep:
                 self._column_sweep(acc, yt, xt, index, first, count)
-            elif plan.k_slices > 1:  # a panel's K slices outermost, sums carried in yt
-                def panel(tile_index: tirx.PrimExpr, tokens: int) -> None:
-                    slices = plan.k_slices
-                    with T.serial(0, slices) as k_slice, T.serial(0, count) as r:
-                        tile(acc, yt, (first + r) * slices + k_slice, r * rows, tile_index,
-                             tokens, carried=k_slice > 0)
-
-                self._panels(panel)
             else:
                 def panel(tile_index: tirx.PrimExpr, tokens: int) -> None:
-                    with T.serial(0, count) as r:
-                        tile(acc, yt, first + r, r * rows, tile_index, tokens)
+                    slices = plan.k_slices  # outermost: a slice serves every row of the group
+                    with T.serial(0, slices) as k_slice, T.serial(0, count) as r:
+                        tile(acc, yt, (first + r) * slices + k_slice, r * rows, tile_index,
+                             tokens, carried=k_slice > 0 if slices > 1 else None)
 
                 self._panels(panel)
 
