@@ -386,7 +386,8 @@ def _check_references(manifest: Manifest, where: str) -> None:
             if info is None:
                 raise ArtifactError(f"'{where}': bsr[{i}] '{layout.weight}': {role} "
                                     f"'{getattr(layout, role)}' is not among the params")
-            if role != "data" and (len(info.shape) != 1 or np.dtype(info.dtype).kind != "i"):
+            integer = np.dtype(info.dtype).kind in "iu"  # indices: uint16 where they fit
+            if role != "data" and (len(info.shape) != 1 or not integer):
                 raise ArtifactError(f"'{where}': bsr[{i}] '{layout.weight}': {role} is "
                                     f"{info.describe()}, expected a 1-D integer array")
 

@@ -466,3 +466,28 @@ def test_one_by_one_k_slices_at_every_dynamic_token_count(target):
     weight = block_sparse(300, 800, (1, 1), 0.1, seed=5)
     for m in DYNAMIC_TOKENS:
         check(kern, weight, seed=m, m=m)
+
+
+# -- indices in 16 bits where every block column (or swept block row) fits --
+
+
+@pytest.mark.parametrize(("block", "n", "k", "dtype"), [
+    ((1, 1), 768, 3072, np.uint16), ((32, 1), 768, 768, np.uint16), ((1, 32), 768, 768, np.uint16),
+    ((1, 1), 4, 65536, np.uint16), ((1, 1), 4, 65537, np.int32), ((1, 2), 4, 140000, np.int32)])
+def test_indices_take_16_bits_where_they_fit(block, n, k, dtype):
+    plan = plan_bsr_linear(3, n, k, block, parse_target(TARGETS["znver3"]))
+    assert plan.index_dtype == np.dtype(dtype).name
+    weight = BSR(np.ones((1, *block), np.float32), np.array([plan.column_blocks - 1], np.int32),
+                 np.array([0] + [1] * plan.row_blocks, np.int32), block, (n, k))
+    _, indices, _ = plan.pack(weight)
+    assert indices.dtype == dtype and indices[0] == (0 if plan.column_sweep else
+                                                     plan.column_blocks - 1)
+
+
+@pytest.mark.parametrize("k", [65536, 65537])
+def test_the_last_block_column_either_side_of_16_bits(k):
+    kern = build_bsr_linear(3, 4, k, (1, 1), parse_target("llvm", num_threads=2))
+    weight = np.zeros((4, k), np.float32)
+    weight[1, k - 1] = 2.0
+    weight[3, 0] = -1.0
+    check(kern, weight)
