@@ -1,4 +1,4 @@
-"""TVM's thread pool: its size, set before the pool starts.
+"""Thread pools: the size of TVM's, set before it starts; how long PyTorch's OpenMP threads spin.
 
 TVM reads ``TVM_NUM_THREADS`` once, when its pool starts (the first parallel kernel of the
 process), so sparsec's ``--threads`` is written there before that.
