@@ -371,6 +371,21 @@ def test_column_sweep_packs_each_group_by_block_column_then_row():
     np.testing.assert_array_equal(packed, data[[1, 2, 0, 3]])
 
 
+def check_whole_epilogue(kern, densities, seed_scale):
+    """``kern`` (bias, GELU and residual epilogue) against numpy at each block density."""
+    plan = kern.plan
+    rng = np.random.default_rng(plan.m)
+    x = rng.standard_normal((plan.m, plan.k)).astype(np.float32)
+    bias = rng.standard_normal(plan.n).astype(np.float32)
+    residual = rng.standard_normal((plan.m, plan.n)).astype(np.float32)
+    for density in densities:
+        weight = block_sparse(plan.n, plan.k, plan.block, density,
+                              seed=int(density * seed_scale))
+        expected = plan.epilogue.reference(x.astype(np.float64) @ weight.T, bias, residual)
+        got = kern(x, dense_to_bsr(weight, plan.block), bias, residual)
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
 # N = 300: two whole groups of 128 rows and a partial one; M = 36 / 100 partial token panels;
 # densities leave (group, column) runs of every length, some not a multiple of a 4-block tile.
 @pytest.mark.parametrize("target", ["host", "znver3", "avx512"])
@@ -381,15 +396,7 @@ def test_column_sweep_with_the_whole_epilogue(block, target, m):
     epilogue = Epilogue(bias=True, gelu=True, residual=True)
     kern = build_bsr_linear(m, 300, K, block, cpu, epilogue)
     assert kern.plan.column_sweep and kern.plan.groups == 3
-    rng = np.random.default_rng(m)
-    x = rng.standard_normal((m, K)).astype(np.float32)
-    bias = rng.standard_normal(300).astype(np.float32)
-    residual = rng.standard_normal((m, 300)).astype(np.float32)
-    for density in (0.0, 0.05, 0.5, 1.0):
-        weight = block_sparse(300, K, block, density, seed=int(density * 20))
-        expected = epilogue.reference(x.astype(np.float64) @ weight.T, bias, residual)
-        got = kern(x, dense_to_bsr(weight, block), bias, residual)
-        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    check_whole_epilogue(kern, (0.0, 0.05, 0.5, 1.0), seed_scale=20)
 
 
 @pytest.mark.parametrize("target", ["host", "avx512"])
@@ -447,15 +454,7 @@ def test_k_slices_of_token_panels_with_the_whole_epilogue(target, block, k, slic
     if kern.plan.family != "tokens":  # 2x1 on SSE-only hosts
         pytest.skip("rows family on this target")
     assert (kern.plan.k_slices, kern.plan.group_rows * block[0]) == (slices, 128)
-    rng = np.random.default_rng(m)
-    x = rng.standard_normal((m, k)).astype(np.float32)
-    bias = rng.standard_normal(300).astype(np.float32)
-    residual = rng.standard_normal((m, 300)).astype(np.float32)
-    for density in (0.0, 0.002, 0.1, 1.0):
-        weight = block_sparse(300, k, block, density, seed=int(density * 1000))
-        expected = epilogue.reference(x.astype(np.float64) @ weight.T, bias, residual)
-        got = kern(x, dense_to_bsr(weight, block), bias, residual)
-        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+    check_whole_epilogue(kern, (0.0, 0.002, 0.1, 1.0), seed_scale=1000)
 
 
 @pytest.mark.parametrize("target", ["host", "znver3"])
