@@ -63,8 +63,8 @@ WARMUP_SECONDS = 0.1
 
 def median_seconds(run: Callable[[], object], repeat: int) -> float:
     """Median time of one call ``run()`` on ``CLOCK``, after warm-up calls for at least
-    ``WARMUP_SECONDS`` (after an idle pause the cores clock up and the pool's workers wake
-    over milliseconds: 5 warm-up calls of a 0.1 ms kernel left it timed 1.3x slow)."""
+    ``WARMUP_SECONDS`` (after an idle pause the pool's workers wake and the caches refill;
+    five calls of a 0.1 ms kernel are half a millisecond of that)."""
     calls, start = 0, time.perf_counter()
     while calls < 5 or time.perf_counter() - start < WARMUP_SECONDS:
         run()
@@ -189,7 +189,8 @@ def combine_processes(args: argparse.Namespace) -> list[dict]:
     with tempfile.TemporaryDirectory() as folder:
         for index in range(args.processes):
             out = Path(folder) / f"run{index}.csv"
-            command = [sys.executable, __file__, *_without_processes(sys.argv[1:]), "--csv",
+            # argparse keeps an option's last value: these override the parent's own
+            command = [sys.executable, __file__, *sys.argv[1:], "--processes", "1", "--csv",
                        str(out)]
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
             with out.open() as handle:
@@ -202,19 +203,6 @@ def combine_processes(args: argparse.Namespace) -> list[dict]:
                         float(first["sparsity"]), int(first["nnz"]), seconds,
                         statistics.median(float(cell["ratio_to_torch"]) for cell in cells)))
     return rows
-
-
-def _without_processes(argv: list[str]) -> list[str]:
-    """``argv`` without its --processes and --csv options (each child writes its own CSV)."""
-    kept, skip = [], False
-    for item in argv:
-        if skip:
-            skip = False
-        elif item in ("--processes", "--csv"):
-            skip = True
-        elif not item.startswith(("--processes=", "--csv=")):
-            kept.append(item)
-    return kept
 
 
 def main() -> None:
