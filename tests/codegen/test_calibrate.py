@@ -10,7 +10,15 @@ import sys
 import numpy as np
 import pytest
 
-from sparsec.codegen.calibrate import block_sparse_weight, calibrate
+from sparsec.codegen import calibrate as calibrate_module
+from sparsec.codegen.calibrate import (
+    ATTEMPTS,
+    CalibrationError,
+    _growing_times,
+    block_sparse_weight,
+    calibrate,
+)
+from sparsec.codegen.kernel import CompiledKernel
 from sparsec.codegen.target import parse_target
 from sparsec.ir.bsr import block_mask
 from sparsec.passes.cost_model import CostModel, calibration_path, load_cost_model
@@ -32,6 +40,42 @@ def test_calibration_fits_every_asked_shape():
     assert model.shapes["32x1"].efficiency > model.shapes["1x1"].efficiency
     again = CostModel.from_json(model.to_json(), "round trip")
     assert again == model
+
+
+def timings(*seconds: float):
+    """A stand-in for ``median_seconds`` that returns ``seconds`` in turn."""
+    queue = list(seconds)
+    return lambda *arguments: queue.pop(0)
+
+
+SAMPLES = [(100, ["sparse"]), (600, ["dense"])]
+
+
+def test_a_pair_that_grows_is_timed_once():
+    assert _growing_times(timings(1.0, 4.0), SAMPLES, (1, 1)) == [(100, 1.0), (600, 4.0)]
+
+
+def test_a_pair_upset_by_a_busy_moment_is_timed_again_keeping_the_fastest():
+    # The sparse point caught a busy moment (3.0), then both were timed again.
+    times = timings(3.0, 2.0, 1.0, 4.5)
+    assert _growing_times(times, SAMPLES, (1, 1)) == [(100, 1.0), (600, 2.0)]
+
+
+def test_a_pair_that_never_grows_is_refused_in_one_line():
+    with pytest.raises(CalibrationError) as raised:
+        _growing_times(timings(*[1e-4, 1e-4] * ATTEMPTS), SAMPLES, (4, 4))
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith("calibrating 4x4 blocks: 600 blocks took 100 us, 100 blocks "
+                              "100 us") and "machine busy" in message
+
+
+def test_calibrate_refuses_flat_timings_instead_of_fitting_them(monkeypatch):
+    # Every kernel "takes" 1 ms: a fit would call its blocks free.
+    monkeypatch.setattr(CompiledKernel, "median_seconds",
+                        lambda self, *arrays: 1e-3)
+    with pytest.raises(CalibrationError, match="calibrating 32x1 blocks"):
+        calibrate(parse_target("llvm"), ("32x1",))
 
 
 def test_cli_caches_the_model_where_auto_finds_it(tmp_path):
@@ -84,7 +128,6 @@ def test_cli_refuses_a_target_this_cpu_cannot_run(tmp_path):
 
 
 def test_calibrate_refuses_before_timing(monkeypatch):
-    from sparsec.codegen import calibrate as calibrate_module
     from sparsec.codegen import target as target_module
 
     monkeypatch.setattr(target_module, "host_cpu_flags", lambda: frozenset({"sse", "sse2"}))
