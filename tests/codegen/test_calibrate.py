@@ -135,3 +135,16 @@ def test_calibrate_refuses_before_timing(monkeypatch):
                         lambda *args: pytest.fail("timed a kernel for a CPU we lack"))
     with pytest.raises(target_module.TargetError, match="lacks: avx, avx2"):
         calibrate(parse_target("llvm -mcpu=haswell"), ("32x1",))
+
+
+def test_cli_refuses_flat_timings_in_one_line_and_caches_nothing(tmp_path, monkeypatch, capsys):
+    from sparsec.commands.calibrate import calibrate_command
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(CompiledKernel, "median_seconds", lambda self, *arrays: 1e-3)
+    with pytest.raises(SystemExit) as exited:
+        calibrate_command(block_shapes="32x1", output=str(tmp_path / "model.json"))
+    assert exited.value.code == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: calibrating 32x1 blocks: ")
+    assert not (tmp_path / "sparsec").exists() and not (tmp_path / "model.json").exists()
