@@ -149,7 +149,8 @@ class BsrLayout:
 
     ``block`` is (R, C) and ``dense_shape`` (N, K), so ``indptr`` has ceil(N/R) · slices + 1
     entries rising from 0 to nnzb (a kernel that sweeps K in slices starts each block row's
-    slice at its own entry) and every entry of ``indices`` is a block column below ceil(K/C).
+    slice at its own entry, in the order of ``BsrPlan.sliced_cell``) and every entry of
+    ``indices`` is a block column below ceil(K/C).
     A kernel that sweeps groups of ``sweep_rows`` block rows by block column instead has an
     ``indptr`` entry per (group, block column) and the block's row in ``indices``, a row of that
     group. The kernels trust all this, and read or write outside their buffers when it is wrong.
@@ -542,7 +543,7 @@ def _check_bsr(file: Path, layout: BsrLayout, arrays: dict[str, np.ndarray]) -> 
     if (np.diff(indptr) < 0).any():
         cell = int(np.argmax(np.diff(indptr) < 0))
         where = (f"group {cell // cols}, block column {cell % cols}" if layout.sweep_rows
-                 else f"block row {cell // layout.slices}")
+                 else f"block row {cell}" if layout.slices == 1 else f"K-slice cell {cell}")
         raise bad(f"indptr decreases after {where}")
     if layout.sweep_rows:
         _check_swept_rows(indices, indptr, layout, cols, bad)

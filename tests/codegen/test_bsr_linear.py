@@ -305,7 +305,7 @@ def test_rows_family_variants_at_every_dynamic_token_count(variant):
 
 def test_slices_sort_each_block_row_and_point_at_every_slice():
     plan = replace(plan_bsr_linear(8, 4, 8, (2, 2), parse_target(TARGETS["znver3"])),
-                   family="rows", k_slices=2)  # two block columns per slice
+                   family="rows", group_rows=1, k_slices=2)  # two block columns per slice
     # block row 0 holds block columns 3, 0 (unsorted), block row 1 only column 1
     data = np.arange(12, dtype=np.float32).reshape(3, 2, 2)
     weight = BSR(data, np.array([3, 0, 1], np.int32), np.array([0, 2, 3], np.int32), (2, 2),
@@ -426,6 +426,25 @@ def test_one_by_one_blocks_sweep_k_slices_of_384_columns_in_groups_of_128_rows(t
         other_plan = plan_bsr_linear(128, 768, k, other, cpu)
         if other_plan.family == "tokens" and not other_plan.column_sweep:
             assert other_plan.k_slices == (8 if k == 3072 else 1)
+
+
+def test_token_panel_slices_are_packed_by_group_then_slice_then_row():
+    # 1x1, 3 block rows in groups of 2, K = 4 in 2 slices of 2 columns
+    plan = replace(plan_bsr_linear(8, 3, 4, (1, 1), parse_target(TARGETS["avx512"])),
+                   k_slices=2, group_rows=2)
+    dense = np.array([[1, 0, 2, 0],    # row 0: slice 0 holds column 0, slice 1 column 2
+                      [0, 3, 0, 4],    # row 1: columns 1 | 3
+                      [5, 6, 7, 0]],   # row 2 (a group of its own): columns 0, 1 | 2
+                     np.float32)
+    packed, indices, pointers = plan.pack(dense_to_bsr(dense, (1, 1)))
+    # group 0: slice 0 of rows 0, 1, then slice 1 of rows 0, 1; group 1: row 2's slices
+    np.testing.assert_array_equal(packed.ravel(), [1, 3, 2, 4, 5, 6, 7])
+    np.testing.assert_array_equal(indices, [0, 1, 2, 3, 0, 1, 2])
+    np.testing.assert_array_equal(pointers, [0, 1, 2, 3, 4, 6, 7])
+    cells = [plan.sliced_cell(first, count, k_slice, row - first)
+             for first, count, rows in [(0, 2, (0, 1)), (2, 1, (2,))]
+             for k_slice in range(2) for row in rows]
+    assert cells == list(range(6))  # the kernel's order of reading is the packing's
 
 
 @pytest.mark.parametrize(("target", "block", "group"), [

@@ -299,6 +299,10 @@ def test_bsr_layout_of_a_kernel_with_k_slices(tmp_path):
     assert read_params(folder, manifest)[2].tolist() == [0, 1, 2, 2, 3]
     with pytest.raises(ArtifactError, match="indptr has 5 entries, expected 3"):
         read_params(folder, replace(manifest, bsr=(LAYOUT,)))
+    arrays[2] = np.array([0, 1, 3, 2, 3], np.int32)  # cells run in the kernel's order
+    write_params(folder, list(manifest.params), arrays)
+    with pytest.raises(ArtifactError, match=r"indptr decreases after K-slice cell 2$"):
+        read_params(folder, manifest)
 
 
 def test_bsr_layout_of_a_column_sweep(tmp_path):
