@@ -178,8 +178,9 @@ class BsrPlan:
         """The blocks of each block row sorted by column; where each (block row, K slice)
         starts, cells in ``sliced_cell``'s order."""
         row = _block_row_of_each_block(weight)
-        first = row // self.group_rows * self.group_rows
-        count = np.minimum(self.group_rows, self.row_blocks - first)
+        group = self.group_rows if self.family == "tokens" else 1  # rows: one per block row
+        first = row // group * group
+        count = np.minimum(group, self.row_blocks - first)
         cell = self.sliced_cell(first, count, weight.indices // self.slice_columns, row - first)
         order, pointers = _cells((weight.indices, cell), cell, self.pointer_cells)
         return weight.data[order], weight.indices[order], pointers

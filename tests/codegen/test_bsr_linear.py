@@ -305,7 +305,7 @@ def test_rows_family_variants_at_every_dynamic_token_count(variant):
 
 def test_slices_sort_each_block_row_and_point_at_every_slice():
     plan = replace(plan_bsr_linear(8, 4, 8, (2, 2), parse_target(TARGETS["znver3"])),
-                   family="rows", group_rows=1, k_slices=2)  # two block columns per slice
+                   family="rows", k_slices=2)  # two block columns per slice
     # block row 0 holds block columns 3, 0 (unsorted), block row 1 only column 1
     data = np.arange(12, dtype=np.float32).reshape(3, 2, 2)
     weight = BSR(data, np.array([3, 0, 1], np.int32), np.array([0, 2, 3], np.int32), (2, 2),
