@@ -46,6 +46,34 @@ def test_several_tasks_per_head_give_the_same_result(threads):
     np.testing.assert_allclose(tensors[-1].numpy(), expected.transpose(0, 2, 1, 3), atol=1e-5)
 
 
+@pytest.mark.parametrize(("lanes", "rows", "keys", "features"), [
+    (16, 4, 32, 64),  # AVX-512: 4 rows x 2 vectors of scores, 4 rows x 4 vectors of outputs
+    (8, 4, 16, 16),  # AVX2: 4 x 2 vectors both (16 registers)
+])
+def test_register_tiles_hold_eight_score_accumulators(lanes, rows, keys, features):
+    tile = plan(1, 12, 384, 2, lanes)
+    assert (tile.rows, tile.key_block, tile.value_block) == (rows, keys, features)
+    assert tile.one_row().key_block == 8 * lanes
+
+
+@pytest.mark.parametrize("spec", ["llvm -mcpu=skylake-avx512", "llvm -mcpu=znver3"])
+def test_tiles_of_keys_and_features_that_do_not_divide_the_sequence(spec):
+    target = parse_target(spec, num_threads=2)
+    if not target.runs_on_host():
+        pytest.skip(f"this host cannot run {spec!r} code")
+    batch, heads, seq, size = 1, 2, 77, 40  # neither tile divides 77 keys or 40 features
+    tile = AttentionPlan(batch, heads, seq, seq, size, size, 0.125, "additive",
+                         target.vector_lanes, (True,) * 4, (batch, 1, 1, seq), 2)
+    rng = np.random.default_rng(2)
+    q, k, v = (rng.standard_normal((batch, seq, heads, size)).astype(np.float32)
+               for _ in range(3))
+    mask = np.where(rng.random((batch, 1, 1, seq)) < 0.2, -1e4, 0.0).astype(np.float32)
+    kernel = CompiledKernel(attention_func(tile), "attention", target)
+    tensors = kernel.tensors(q, k, v, mask, np.zeros_like(q))
+    kernel.run(*tensors)
+    np.testing.assert_allclose(tensors[-1].numpy(), reference(q, k, v, mask, True), atol=1e-5)
+
+
 def reference(q, k, v, mask, seq_major, masked_rows=()):
     """softmax(q·kᵀ·scale + mask)·v in float64; a row whose keys are all masked gives zeros."""
     to_heads = (lambda x: x.transpose(0, 2, 1, 3)) if seq_major else (lambda x: x)
