@@ -28,7 +28,8 @@ of a few tokens (AVX2) K is swept in slices (``k_slices``: one parallel sweep ov
 row per slice, the partial sums kept in ``y``, the blocks of a row sorted and indexed per slice
 by ``pointers``), so that a block row's weights stay in L1 while its token tiles reread them;
 and one-vector block rows (16x1 on AVX-512, 8x1 on AVX2) read x transposed (``x_by_column``),
-so that a tile's broadcasts come from one cache line instead of one per token.
+so that a tile's broadcasts come from one cache line instead of one per token (also at a short K
+when the weight has more rows than columns to share the copy: the FFN's first linear).
 
 Both are parallel over block rows. Partial block rows (N % R) and partial token tiles get their
 own copy of the loop nest with static extents, so that the hot loops carry no bounds checks. With
@@ -222,9 +223,11 @@ def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuT
         tile = most if dynamic else _balanced(m, most)
         # A one-vector block row broadcasts one x element per multiply-add, from as many rows
         # of x as the tile has tokens; once x outgrows the L2 cache those are misses, and xᵀ
-        # holds a tile's tokens in one line: 1.1-1.5x faster at K = 3072 (Zen 4, both widths),
-        # slower when x fits.
-        by_column = rows == lanes and cols == 1 and m * k * 4 > X_CACHED_BYTES
+        # holds a tile's tokens in one line: 1.1-1.5x faster at K = 3072 (Zen 4, both widths).
+        # The copy into xᵀ (M x K) is shared by N / R block rows: with more rows than columns
+        # it pays even when x fits (N = 3072, K = 768, 90 %: 16x1 1.25-1.3x at M = 128-1024,
+        # 8x1 AVX2 1.22x), with as many it does not (N = K = 768: 0.87-0.98x at M = 128).
+        by_column = rows == lanes and cols == 1 and (m * k * 4 > X_CACHED_BYTES or n > k)
         # Every token tile rereads its block row's weights: with tiles of 8 tokens or fewer
         # (AVX2) a long row falls out of L1 between rereads. Slices of 768 columns ran 1.15-1.4x
         # faster at K = 3072 (AVX2 code on Zen 4; 8x8 1.12-1.19x), slower at K = 768 and with

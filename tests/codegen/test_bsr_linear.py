@@ -328,14 +328,18 @@ def test_small_token_tiles_slice_a_long_k(target, block, k, slices):
     assert plan.k_slices == slices
 
 
-@pytest.mark.parametrize(("target", "block", "m", "k", "by_column"), [
-    ("avx512", (16, 1), 128, 3072, True), ("avx512", (16, 1), 384, 768, True),
-    ("avx512", (16, 1), 128, 768, False), ("avx512", (32, 1), 128, 3072, False),
-    ("avx512", (16, 16), 128, 3072, False), ("znver3", (8, 1), 128, 3072, True),
-    ("znver3", (16, 1), 128, 3072, False)])
-def test_one_vector_block_rows_read_x_by_column_once_it_outgrows_l2(target, block, m, k,
-                                                                    by_column):
-    plan = plan_bsr_linear(m, 768, k, block, parse_target(TARGETS[target]))
+@pytest.mark.parametrize(("target", "block", "m", "n", "k", "by_column"), [
+    ("avx512", (16, 1), 128, 768, 3072, True),  # x outgrows L2
+    ("avx512", (16, 1), 384, 768, 768, True),
+    ("avx512", (16, 1), 128, 3072, 768, True),  # x fits, but more rows than columns share xᵀ
+    ("avx512", (16, 1), 128, 768, 768, False),
+    ("avx512", (32, 1), 128, 768, 3072, False), ("avx512", (32, 1), 128, 3072, 768, False),
+    ("avx512", (16, 16), 128, 768, 3072, False), ("znver3", (8, 1), 128, 768, 3072, True),
+    ("znver3", (8, 1), 128, 3072, 768, True), ("znver3", (8, 1), 128, 768, 768, False),
+    ("znver3", (16, 1), 128, 768, 3072, False)])
+def test_one_vector_block_rows_read_x_by_column_when_it_outgrows_l2_or_serves_more_rows(
+        target, block, m, n, k, by_column):
+    plan = plan_bsr_linear(m, n, k, block, parse_target(TARGETS[target]))
     assert plan.x_by_column == by_column
 
 
