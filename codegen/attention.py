@@ -80,8 +80,8 @@ class AttentionPlan:
     def key_block(self) -> int:
         """Scores per row of the ``q·kᵀ`` register tile: rows × vectors of keys make
         ``SCORE_ACCUMULATORS`` accumulators on either width. (AVX-512 with 16, 4 rows × 4
-        vectors, ran 1.2-1.6x slower at seq 384 in most processes and 0.97-1.1x at seq 128; AVX2
-        with 4, 4 rows × 1 vector, 1.25x slower; Zen 4.)"""
+        vectors, ran 1.2-1.6x slower at seq 384 and 0.97-1.1x at seq 128; AVX2 with 4, 4 rows ×
+        1 vector, 1.25x slower; Zen 4.)"""
         return min(self.sk, max(1, SCORE_ACCUMULATORS // self.rows) * self.lanes)
 
     @property
