@@ -3,8 +3,14 @@
 Rows run in parallel. A row (768 floats in BERT-base: 3 KiB) stays in L1 across the three
 vectorized passes: the sum, the sum of squared deviations from the mean (two passes rather than
 ``E[x²] - mean²``, which loses precision when the mean is large next to the spread), and the
-normalized store. Sums go through per-lane partial results folded in halves. A ``dynamic`` plan
-takes the number of rows at run time.
+normalized store. Sums go through per-lane partial results, ``SUM_WIDTH`` floats (8 AVX2 or 4
+AVX-512 registers, so that the additions do not wait on one another), folded in halves. A
+``dynamic`` plan takes the number of rows at run time.
+
+The small buffers (partial sums, row statistics) are ``global`` scope: TVM puts those under
+1 KiB on the stack, but calls its workspace pool to allocate and free any ``local`` one, here
+three times per row. Both changes: 128 x 768 in 10 us instead of 22 (AVX2 and AVX-512 code,
+Zen 4).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from tvm.script.ir_builder import tirx as T
 from sparsec.codegen.loops import symbolic_tokens
 
 F32 = "float32"
+SUM_WIDTH = 64  # floats of per-lane partial sums (one register: 23 us, 4 registers: 11 us)
 
 
 @dataclass(frozen=True)
@@ -44,7 +51,7 @@ def layer_norm_func(plan: LayerNormPlan) -> tirx.PrimFunc:
         bias = T.arg("bias", T.Buffer((p.size,), F32))
         out = T.arg("out", T.Buffer((rows, p.size), F32))
         with T.parallel(0, rows) as row:
-            stats = T.alloc_buffer((2,), F32, scope="local")  # mean, then 1 / standard deviation
+            stats = T.alloc_buffer((2,), F32)  # mean, then 1 / standard deviation
             _row_sum(p, stats, 0, lambda j: x[row, j])
             T.buffer_store(stats, stats[0] * tirx.const(1.0 / p.size, F32), [0])
             _row_sum(p, stats, 1, lambda j: (x[row, j] - stats[0]) * (x[row, j] - stats[0]))
@@ -62,19 +69,34 @@ def layer_norm_func(plan: LayerNormPlan) -> tirx.PrimFunc:
 
 def _row_sum(p: LayerNormPlan, total, slot: int,
              term: Callable[[tirx.PrimExpr], tirx.PrimExpr]) -> None:
-    """``total[slot] = Σ_j term(j)``: whole vectors into per-lane sums, then the rest."""
-    lanes = 1 << (min(p.lanes, p.size).bit_length() - 1)  # a power of two, for the folding
-    full = p.size // lanes
-    partial = T.alloc_buffer((lanes,), F32, scope="local")
-    with T.vectorized(0, lanes) as lane:
+    """``total[slot] = Σ_j term(j)``: chunks of up to ``SUM_WIDTH`` into per-lane sums, folded
+    in halves to one vector, the whole vectors left, then to one float, then the rest."""
+    width = _power_of_two(min(SUM_WIDTH, p.size))
+    lanes = min(width, _power_of_two(p.lanes))
+    partial = T.alloc_buffer((width,), F32)
+    with T.vectorized(0, width) as lane:
         T.buffer_store(partial, tirx.const(0.0, F32), [lane])
-    with T.serial(0, full) as chunk, T.vectorized(0, lanes) as lane:
-        T.buffer_store(partial, partial[lane] + term(chunk * lanes + lane), [lane])
-    half = lanes // 2
-    while half:
+    with T.serial(0, p.size // width) as chunk, T.vectorized(0, width) as lane:
+        T.buffer_store(partial, partial[lane] + term(chunk * width + lane), [lane])
+    _fold(partial, width, lanes)
+    done = p.size // width * width
+    with T.serial(0, (p.size - done) // lanes) as chunk, T.vectorized(0, lanes) as lane:
+        T.buffer_store(partial, partial[lane] + term(done + chunk * lanes + lane), [lane])
+    _fold(partial, lanes, 1)
+    T.buffer_store(total, partial[0], [slot])
+    with T.serial(done + (p.size - done) // lanes * lanes, p.size) as j:
+        T.buffer_store(total, total[slot] + term(j), [slot])
+
+
+def _fold(partial, width: int, to: int) -> None:
+    """Add the upper half of ``partial[:width]`` onto the lower until ``to`` lanes are left."""
+    half = width // 2
+    while half >= to:
         with T.vectorized(0, half) as lane:
             T.buffer_store(partial, partial[lane] + partial[lane + half], [lane])
         half //= 2
-    T.buffer_store(total, partial[0], [slot])
-    with T.serial(full * lanes, p.size) as j:
-        T.buffer_store(total, total[slot] + term(j), [slot])
+
+
+def _power_of_two(n: int) -> int:
+    """The largest power of two ≤ n."""
+    return 1 << (n.bit_length() - 1)
