@@ -27,7 +27,7 @@ from tvm import tirx
 from tvm.script.ir_builder import IRBuilder
 from tvm.script.ir_builder import tirx as T
 
-from sparsec.codegen.loops import Extent, ceil_div, symbolic_tokens
+from sparsec.codegen.loops import Extent, ceil_div, stack_buffer, symbolic_tokens
 
 MASK_KINDS = ("none", "bool", "additive")
 F32 = "float32"
@@ -221,11 +221,11 @@ def _row_tile(p: AttentionPlan, q, kt, scores, v, mask, out, b, h, i0, sk: Exten
     """Scores (into ``scores``), softmax and output of query rows ``i0 .. i0 + rows`` of head
     ``(b, h)``."""
     rows = p.rows
-    inverse = T.alloc_buffer((rows,), F32, scope="local")
+    inverse = stack_buffer((rows,))
     width = p.key_block
 
     def score_block(j0: tirx.PrimExpr) -> None:
-        acc = T.alloc_buffer((rows, width), F32, scope="local")
+        acc = stack_buffer((rows, width))
         with T.unroll(0, rows) as r, T.vectorized(0, width) as c:
             T.buffer_store(acc, tirx.const(0.0, F32), [r, c])
         with T.serial(0, p.d) as e, T.unroll(0, rows) as r, T.vectorized(0, width) as c:
@@ -245,7 +245,7 @@ def _row_tile(p: AttentionPlan, q, kt, scores, v, mask, out, b, h, i0, sk: Exten
     width = p.value_block
 
     def value_block(c0: tirx.PrimExpr) -> None:
-        acc = T.alloc_buffer((rows, width), F32, scope="local")
+        acc = stack_buffer((rows, width))
         with T.unroll(0, rows) as r, T.vectorized(0, width) as c:
             T.buffer_store(acc, tirx.const(0.0, F32), [r, c])
         with T.serial(0, sk) as j, T.unroll(0, rows) as r, T.vectorized(0, width) as c:
@@ -283,8 +283,8 @@ def _softmax_row(p: AttentionPlan, scores, inverse, r, keys: Extent) -> None:
     lanes = 1 << (min(p.lanes, p.sk).bit_length() - 1)  # a power of two, for the folding
     full = keys // lanes
     minus_inf = tirx.const(float("-inf"), F32)
-    partial = T.alloc_buffer((lanes,), F32, scope="local")
-    total = T.alloc_buffer((2,), F32, scope="local")  # the row max, then the sum
+    partial = stack_buffer((lanes,))
+    total = stack_buffer((2,))  # the row max, then the sum
 
     def reduce(combine, start, slot: int, step: Callable[[tirx.PrimExpr], tirx.PrimExpr]):
         """``total[slot]`` = ``start`` combined with ``step(j)`` for every key ``j``."""

@@ -21,7 +21,7 @@ from tvm.script.ir_builder import tirx as T
 
 from sparsec.codegen.epilogue import Epilogue
 from sparsec.codegen.kernel import CompiledKernel
-from sparsec.codegen.loops import balanced_tiles, symbolic_tokens
+from sparsec.codegen.loops import balanced_tiles, stack_buffer, symbolic_tokens
 from sparsec.codegen.target import CpuTarget
 
 
@@ -125,9 +125,9 @@ def _emit(plan: DensePlan, tokens: int | tirx.PrimExpr, x: tirx.Buffer, weight: 
     full_panels, rest_columns = divmod(plan.n, p)
 
     def panel(index: tirx.PrimExpr, columns: int) -> None:
-        # one accumulator for every copy of the tile (see bsr_linear: a local buffer over 1 KiB
-        # comes from TVM's workspace pool, once per copy, on every panel)
-        acc = T.alloc_buffer((plan.token_tile, p), "float32", scope="local")
+        # one accumulator for every copy of the tile (one over 1 KiB comes from TVM's workspace
+        # pool, once per copy, on every panel: loops.stack_buffer)
+        acc = stack_buffer((plan.token_tile, p))
 
         def tile(m0: tirx.PrimExpr, tokens: int) -> None:
             with T.unroll(0, tokens) as t, T.vectorized(0, p) as c:

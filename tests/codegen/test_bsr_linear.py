@@ -264,7 +264,10 @@ def test_weight_that_does_not_fit_the_kernel_is_refused():
 # -- rows family: K slices and x by column (planned for K = 3072; forced here on small shapes) --
 
 ROWS_VARIANTS = {"3 slices": {"k_slices": 3}, "x by column": {"x_by_column": True},
-                 "both": {"k_slices": 2, "x_by_column": True}}
+                 "both": {"k_slices": 2, "x_by_column": True},
+                 "prefetch": {"prefetch": True, "k_slices": 1, "x_by_column": False},
+                 "prefetch, 3 slices": {"prefetch": True, "k_slices": 3},
+                 "no prefetch": {"prefetch": False, "k_slices": 1, "x_by_column": False}}
 
 
 def forced(plan, target, **variant):
@@ -341,6 +344,19 @@ def test_one_vector_block_rows_read_x_by_column_when_it_outgrows_l2_or_serves_mo
         target, block, m, n, k, by_column):
     plan = plan_bsr_linear(m, n, k, block, parse_target(TARGETS[target]))
     assert plan.x_by_column == by_column
+
+
+@pytest.mark.parametrize(("target", "block", "n", "k", "prefetch"), [
+    ("znver3", (32, 1), 768, 768, True), ("avx2", (32, 1), 768, 3072, True),
+    ("znver3", (16, 1), 3072, 768, True),
+    ("znver3", (8, 1), 3072, 768, False),  # x by column
+    ("znver3", (8, 8), 768, 768, False), ("znver3", (32, 32), 768, 768, False),
+    ("avx512", (32, 1), 768, 768, False), ("avx512", (16, 1), 768, 3072, False)])  # 12-token tiles
+def test_small_tiles_of_one_column_blocks_prefetch_the_next_block_row(target, block, n, k,
+                                                                      prefetch):
+    plan = plan_bsr_linear(128, n, k, block, parse_target(TARGETS[target]))
+    assert plan.prefetch == prefetch
+    assert ("llvm.prefetch" in bsr_linear_func(plan).script()) == prefetch
 
 
 # -- tokens family: one-row blocks of 4+ columns swept by block column --
