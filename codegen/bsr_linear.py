@@ -34,7 +34,10 @@ when the weight has more rows than columns to share the copy: the FFN's first li
 With tiles of a few tokens, one-column blocks (``prefetch``) have every tile prefetch its share
 of the next block row's weights, which a first tile would otherwise wait on.
 
-Both are parallel over block rows. Partial block rows (N % R) and partial token tiles get their
+Both are parallel over block rows, except that the rows family with tiles of a few tokens
+(AVX2) splits the tokens among the threads (``token_parts``), each sweeping every block row over
+its share: x and y then stay in the core of the thread that writes and reads them, as they do
+in the layer norm and the next linear. Partial block rows (N % R) and partial token tiles get their
 own copy of the loop nest with static extents, so that the hot loops carry no bounds checks. With
 a dynamic token count (``BsrPlan.dynamic``) M is a run-time size: the register tiles stay, and the
 partial token tile is emitted once per possible size (``loops.tiles``).
@@ -100,6 +103,7 @@ class BsrPlan:
     column_sweep: bool = False  # tokens family: a group sweeps block columns, sums kept in yᵀ
     column_sweep_blocks: int = 1  # column sweep: blocks of one block column per register tile
     prefetch: bool = False  # rows family: each token tile prefetches its share of the next row
+    token_parts: int = 1  # rows family: threads that each sweep every block row over their tokens
 
     @property
     def row_blocks(self) -> int:
@@ -252,8 +256,12 @@ def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuT
         # cold weights, AVX2 code on Zen 4; BERT-base 32x1 1.03x end to end). With xᵀ, wider
         # blocks or 12-token tiles (AVX-512) it measured even (0.94-1.07x).
         prefetch = most <= SMALL_TILE and cols == 1 and not by_column
+        parts = _token_parts(m, most, target.num_threads) if not dynamic else 1
+        if parts > 1:
+            tile = _balanced(m // parts, most)
         return BsrPlan(m, n, k, block, lanes, "rows", tile, epilogue=epilogue, dynamic=dynamic,
-                       k_slices=slices, x_by_column=by_column, prefetch=prefetch)
+                       k_slices=slices, x_by_column=by_column, prefetch=prefetch,
+                       token_parts=parts)
     if rows == 1 and cols >= SWEPT_COLUMNS:
         return _column_sweep_plan(m, n, k, block, lanes, budget, epilogue, dynamic)
     # Every multiply-add loads a fresh vector of Xᵀ that only a block's R rows share. For R = 1,
@@ -277,6 +285,20 @@ def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuT
         group = max(1, SWEEP_GROUP_ROWS // rows)
     return BsrPlan(m, n, k, block, lanes, "tokens", lanes * vectors, group, epilogue, dynamic,
                    k_slices=slices)
+
+
+def _token_parts(m: int, most: int, threads: int) -> int:
+    """Threads that split the tokens of a rows-family kernel, each sweeping every block row
+    over its share (1: the block rows are split instead). Split by block rows, every thread
+    reads all of x, half of it written by the other thread's core, and writes columns of y
+    that the next kernel reads by token: where the cores talk slowly (this VM's slow
+    stretches: 330 ns a round trip instead of 50-90) BERT-base 32x1 on AVX2 ran 28.5 ms, split
+    by tokens 23.9 (18.9 -> 18.3 ms when they talk fast). That needs tiles of a few tokens, so
+    that each thread still rereads a block row's weights many times: with 12-token tiles
+    (AVX-512) it ran 1.04x slower, the weights now streaming into both cores."""
+    if threads < 2 or most > SMALL_TILE or m % threads or m // threads < 4 * most:
+        return 1
+    return threads
 
 
 def _column_sweep_plan(m: int, n: int, k: int, block: tuple[int, int], lanes: int, budget: int,
@@ -331,6 +353,9 @@ class BsrLinear:
 def bsr_linear_func(plan: BsrPlan) -> tirx.PrimFunc:
     """The scheduled TIR loop nest of ``plan`` (arguments: x, then ``plan.pack``'s data,
     indices and pointers, the epilogue's arguments, y)."""
+    if plan.token_parts > 1 and (plan.dynamic or plan.m % plan.token_parts):
+        raise ValueError(f"token parts need a static token count they divide, not {plan.m}"
+                         f"{' (dynamic)' if plan.dynamic else ''} in {plan.token_parts}")
     rows, cols = plan.block
     data_shape = (cols, rows) if plan.family == "rows" else (rows, cols)
     with IRBuilder() as builder, T.prim_func():
@@ -364,6 +389,7 @@ class _Kernel:
     indptr: tirx.Buffer
     extra: dict[str, tirx.Buffer]
     y: tirx.Buffer
+    _tiles: tuple[Extent, Extent] | None = None  # token share: its first tile, its tile count
 
     def emit_rows(self, x: tirx.Buffer) -> None:
         """Rows family: vector over a block's rows, ``x [M, Kp]`` element broadcast."""
@@ -539,7 +565,10 @@ class _Kernel:
         return ceil_div(self.m, self.plan.token_tile) * self.plan.token_tile
 
     def _emit_row_blocks(self, tile: Callable[..., None]) -> None:
-        """Block rows in parallel; the partial last one gets its own static-extent copy.
+        """Block rows in parallel, or with ``token_parts`` the threads' shares of the token
+        tiles in parallel, each sweeping every block row; the partial last block row gets its
+        own static-extent copy. K slices, if any, are swept outermost (in a share, within it):
+        a slice of x stays in the cache while every block row uses it.
 
         Every tile of a block row shares one accumulator: one over 1 KiB (12 tokens x 32 rows)
         comes from TVM's workspace pool (``loops.stack_buffer``), at the top of the parallel
@@ -550,27 +579,50 @@ class _Kernel:
         full_rows, rest_rows = divmod(self.plan.n, rows)
         size = self.plan.token_tile
 
+        def rows_of(block_row: Callable[[tirx.PrimExpr, int], None], loop=T.parallel) -> None:
+            if full_rows:
+                with loop(0, full_rows) as row_block:
+                    block_row(row_block, rows)
+            if rest_rows:
+                block_row(tirx.const(full_rows, "int32"), rest_rows)
+
+        if self.plan.token_parts > 1:
+            with T.parallel(0, self.plan.token_parts) as part:
+                acc = stack_buffer((size, rows))
+                share = self._token_share(part)
+                self._sliced(lambda k_slice, last: rows_of(
+                    lambda row_block, valid: share(lambda m0, tokens: tile(
+                        acc, row_block, m0, tokens, valid, k_slice, last)), T.serial))
+            return
+
         def block_row(row_block: tirx.PrimExpr, valid_rows: int, k_slice: tirx.PrimExpr | None,
                       last: bool) -> None:
             acc = stack_buffer((size, rows))
             balanced_tiles(self.m, size, lambda m0, tokens: tile(
                 acc, row_block, m0, tokens, valid_rows, k_slice, last))
 
-        def sweep(k_slice: tirx.PrimExpr | None, last: bool) -> None:
-            if full_rows:
-                with T.parallel(0, full_rows) as row_block:
-                    block_row(row_block, rows, k_slice, last)
-            if rest_rows:
-                block_row(tirx.const(full_rows, "int32"), rest_rows, k_slice, last)
+        self._sliced(lambda k_slice, last: rows_of(
+            lambda row_block, valid: block_row(row_block, valid, k_slice, last)))
 
+    def _sliced(self, sweep: Callable[[tirx.PrimExpr | None, bool], None]) -> None:
+        """``sweep(k_slice, last)`` over the K slices (``None`` without slices)."""
         slices = self.plan.k_slices
         if slices == 1:
             sweep(None, True)
             return
-        # K slices outermost: a slice of x stays in the cache while every block row uses it
         with T.serial(0, slices - 1) as k_slice:
             sweep(k_slice, False)
         sweep(tirx.const(slices - 1, "int32"), True)
+
+    def _token_share(self, part: tirx.PrimExpr) -> Callable[[Body], None]:
+        """The token tiles of thread share ``part`` (M / token_parts tokens): ``body(m0,
+        tokens)`` for each. Sets the share's first tile and tile count for
+        ``_prefetch_next_row``."""
+        size = self.plan.token_tile
+        tokens = self.plan.m // self.plan.token_parts
+        start = part * tokens
+        self._tiles = (start // size, ceil_div(tokens, size))
+        return lambda body: tiles(tokens, size, lambda m0, count: body(start + m0, count))
 
     def _prefetch_next_row(self, row_block: tirx.PrimExpr, m0: tirx.PrimExpr,
                            k_slice: tirx.PrimExpr | None) -> None:
@@ -586,8 +638,9 @@ class _Kernel:
         cell = tirx.min(following, plan.pointer_cells - 1)
         begin = self.indptr[cell]
         lines = ceil_div((self.indptr[cell + 1] - begin) * floats, LINE_FLOATS)
-        share = ceil_div(lines, ceil_div(self.m, plan.token_tile))
-        first = m0 // plan.token_tile * share
+        first_tile, count = self._tiles or (0, ceil_div(self.m, plan.token_tile))
+        share = ceil_div(lines, count)
+        first = (m0 // plan.token_tile - first_tile) * share
         with T.serial(0, share) as i, T.If(first + i < lines), T.Then():
             offset = begin * floats + (first + i) * LINE_FLOATS
             within = offset % floats

@@ -267,7 +267,15 @@ ROWS_VARIANTS = {"3 slices": {"k_slices": 3}, "x by column": {"x_by_column": Tru
                  "both": {"k_slices": 2, "x_by_column": True},
                  "prefetch": {"prefetch": True, "k_slices": 1, "x_by_column": False},
                  "prefetch, 3 slices": {"prefetch": True, "k_slices": 3},
-                 "no prefetch": {"prefetch": False, "k_slices": 1, "x_by_column": False}}
+                 "no prefetch": {"prefetch": False, "k_slices": 1, "x_by_column": False},
+                 # 18 tokens a share: 4 tiles of 4 and one of 2; 12 a share: 2 of 5 and one of 2
+                 "2 token parts": {"token_parts": 2, "token_tile": 4},
+                 "3 token parts, 3 slices, prefetch": {"token_parts": 3, "token_tile": 5,
+                                                       "k_slices": 3, "prefetch": True},
+                 "2 token parts, x by column": {"token_parts": 2, "token_tile": 6,
+                                                "x_by_column": True},
+                 "one token share": {"token_parts": 1}}
+STATIC_ONLY = {"2 token parts", "3 token parts, 3 slices, prefetch", "2 token parts, x by column"}
 
 
 def forced(plan, target, **variant):
@@ -296,7 +304,7 @@ def test_rows_family_variants_with_the_whole_epilogue(block, variant, target):
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("variant", ROWS_VARIANTS, ids=str)
+@pytest.mark.parametrize("variant", sorted(set(ROWS_VARIANTS) - STATIC_ONLY), ids=str)
 def test_rows_family_variants_at_every_dynamic_token_count(variant):
     cpu = parse_target("llvm", num_threads=2)
     plan = plan_bsr_linear(128, N, K, (32, 1), cpu, BIAS, dynamic=True)
@@ -357,6 +365,30 @@ def test_small_tiles_of_one_column_blocks_prefetch_the_next_block_row(target, bl
     plan = plan_bsr_linear(128, n, k, block, parse_target(TARGETS[target]))
     assert plan.prefetch == prefetch
     assert ("llvm.prefetch" in bsr_linear_func(plan).script()) == prefetch
+
+
+@pytest.mark.parametrize(("target", "block", "m", "threads", "parts", "tile"), [
+    ("znver3", (32, 1), 128, 2, 2, 2), ("avx2", (16, 1), 128, 2, 2, 4),
+    ("znver3", (8, 8), 128, 2, 2, 8), ("znver3", (32, 1), 36, 3, 3, 2),
+    ("znver3", (32, 1), 128, 1, 1, 2),  # one thread
+    ("znver3", (32, 1), 7, 2, 1, 2),  # shares of unequal size
+    ("znver3", (8, 8), 48, 2, 1, 8),  # 3 tiles a share: too few rereads of the weights
+    ("avx512", (32, 1), 128, 2, 1, 12)])  # 12-token tiles
+def test_small_token_tiles_split_the_tokens_among_the_threads(target, block, m, threads, parts,
+                                                              tile):
+    plan = plan_bsr_linear(m, 768, 768, block, parse_target(TARGETS[target], num_threads=threads))
+    assert (plan.family, plan.token_parts, plan.token_tile) == ("rows", parts, tile)
+    dynamic = plan_bsr_linear(m, 768, 768, block, parse_target(TARGETS[target], num_threads=2),
+                              dynamic=True)
+    assert dynamic.token_parts == 1
+
+
+def test_token_parts_refuse_a_token_count_they_do_not_divide():
+    plan = plan_bsr_linear(36, 64, 64, (32, 1), parse_target(TARGETS["znver3"], num_threads=2))
+    with pytest.raises(ValueError, match="token parts need a static token count"):
+        bsr_linear_func(replace(plan, m=35, token_parts=2))
+    with pytest.raises(ValueError, match="dynamic"):
+        bsr_linear_func(replace(plan, token_parts=2, dynamic=True))
 
 
 # -- tokens family: one-row blocks of 4+ columns swept by block column --
