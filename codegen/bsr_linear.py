@@ -567,8 +567,9 @@ class _Kernel:
     def _emit_row_blocks(self, tile: Callable[..., None]) -> None:
         """Block rows in parallel, or with ``token_parts`` the threads' shares of the token
         tiles in parallel, each sweeping every block row; the partial last block row gets its
-        own static-extent copy. K slices, if any, are swept outermost (in a share, within it):
-        a slice of x stays in the cache while every block row uses it.
+        own static-extent copy. K slices, if any, are swept outermost (within a thread's share
+        when the tokens are split): a slice of x stays in the cache while every block row uses
+        it.
 
         Every tile of a block row shares one accumulator: one over 1 KiB (12 tokens x 32 rows)
         comes from TVM's workspace pool (``loops.stack_buffer``), at the top of the parallel
