@@ -24,7 +24,7 @@ from tvm.script.ir_builder import tirx as T
 from sparsec.codegen.loops import stack_buffer, symbolic_tokens
 
 F32 = "float32"
-SUM_WIDTH = 64  # floats of per-lane partial sums (one register: 23 us, 4 registers: 11 us)
+SUM_WIDTH = 64  # floats of per-lane partial sums: 128 x 768 in 8.5-10 us, one register 17-22 us
 
 
 @dataclass(frozen=True)
