@@ -389,7 +389,6 @@ class _Kernel:
     indptr: tirx.Buffer
     extra: dict[str, tirx.Buffer]
     y: tirx.Buffer
-    _tiles: tuple[Extent, Extent] | None = None  # token share: its first tile, its tile count
 
     def emit_rows(self, x: tirx.Buffer) -> None:
         """Rows family: vector over a block's rows, ``x [M, Kp]`` element broadcast."""
@@ -617,12 +616,10 @@ class _Kernel:
 
     def _token_share(self, part: tirx.PrimExpr) -> Callable[[Body], None]:
         """The token tiles of thread share ``part`` (M / token_parts tokens): ``body(m0,
-        tokens)`` for each. Sets the share's first tile and tile count for
-        ``_prefetch_next_row``."""
+        tokens)`` for each."""
         size = self.plan.token_tile
         tokens = self.plan.m // self.plan.token_parts
         start = part * tokens
-        self._tiles = (start // size, ceil_div(tokens, size))
         return lambda body: tiles(tokens, size, lambda m0, count: body(start + m0, count))
 
     def _prefetch_next_row(self, row_block: tirx.PrimExpr, m0: tirx.PrimExpr,
@@ -639,9 +636,10 @@ class _Kernel:
         cell = tirx.min(following, plan.pointer_cells - 1)
         begin = self.indptr[cell]
         lines = ceil_div((self.indptr[cell + 1] - begin) * floats, LINE_FLOATS)
-        first_tile, count = self._tiles or (0, ceil_div(self.m, plan.token_tile))
-        share = ceil_div(lines, count)
-        first = (m0 // plan.token_tile - first_tile) * share
+        size = plan.token_tile
+        tokens = plan.m // plan.token_parts if plan.token_parts > 1 else self.m  # this share's
+        share = ceil_div(lines, ceil_div(tokens, size))
+        first = (m0 % tokens // size if plan.token_parts > 1 else m0 // size) * share
         with T.serial(0, share) as i, T.If(first + i < lines), T.Then():
             offset = begin * floats + (first + i) * LINE_FLOATS
             within = offset % floats
