@@ -104,6 +104,13 @@ class BsrPlan:
     column_sweep_blocks: int = 1  # column sweep: blocks of one block column per register tile
     prefetch: bool = False  # rows family: each token tile prefetches its share of the next row
     token_parts: int = 1  # rows family: threads that each sweep every block row over their tokens
+    tile_sweeps: bool = False  # token parts: each token tile sweeps every block row in turn
+
+    @property
+    def sweep_tokens(self) -> int:
+        """Tokens whose tiles sweep the block rows together (static plans): one tile, a
+        thread's share of the tokens, or all of them."""
+        return self.token_tile if self.tile_sweeps else self.m // self.token_parts
 
     @property
     def row_blocks(self) -> int:
@@ -237,7 +244,6 @@ def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuT
     epilogue = epilogue or Epilogue()
     if rows >= lanes:
         most = max(1, min(m, MAX_TOKEN_TILE, budget // (rows // lanes)))
-        tile = most if dynamic else _balanced(m, most)
         # A one-vector block row broadcasts one x element per multiply-add, from as many rows
         # of x as the tile has tokens; once x outgrows the L2 cache those are misses, and xᵀ
         # holds a tile's tokens in one line: 1.1-1.5x faster at K = 3072 (Zen 4, both widths).
@@ -245,23 +251,29 @@ def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuT
         # it pays even when x fits (N = 3072, K = 768, 90 %: 16x1 1.25-1.3x at M = 128-1024,
         # 8x1 AVX2 1.22x), with as many it does not (N = K = 768: 0.87-0.98x at M = 128).
         by_column = rows == lanes and cols == 1 and (m * k * 4 > X_CACHED_BYTES or n > k)
+        sweeps = not dynamic and _tile_sweeps(m, k, block, most, by_column, target.num_threads)
         # Every token tile rereads its block row's weights: with tiles of 8 tokens or fewer
         # (AVX2) a long row falls out of L1 between rereads. Slices of 768 columns ran 1.15-1.4x
         # faster at K = 3072 (AVX2 code on Zen 4; 8x8 1.12-1.19x), slower at K = 768 and with
         # the 12-token tiles of AVX-512 (0.86-0.93x).
-        slices = ceil_div(k, SLICE_COLUMNS) if most <= SMALL_TILE and not by_column else 1
+        slices = ceil_div(k, SLICE_COLUMNS) if most <= SMALL_TILE and not (by_column or sweeps) \
+            else 1
         # A block row's weights come from memory once, for its first tile, and with small
         # tiles of one-column blocks (128 B each for 32x1) the core waits on them: each tile
         # prefetching its share of the next row ran 1.02-1.05x faster (32x1 and 16x1 90 %,
         # cold weights, AVX2 code on Zen 4; BERT-base 32x1 1.03x end to end). With xᵀ, wider
-        # blocks or 12-token tiles (AVX-512) it measured even (0.94-1.07x).
-        prefetch = most <= SMALL_TILE and cols == 1 and not by_column
+        # blocks or 12-token tiles (AVX-512) it measured even (0.94-1.07x); with tile sweeps,
+        # where the weights stream in order, 0.9-0.93x.
+        prefetch = most <= SMALL_TILE and cols == 1 and not (by_column or sweeps)
+        if sweeps:
+            most = SMALL_TILE
+        tile = most if dynamic else _balanced(m, most)
         parts = _token_parts(m, most, target.num_threads) if not dynamic else 1
         if parts > 1:
             tile = _balanced(m // parts, most)
         return BsrPlan(m, n, k, block, lanes, "rows", tile, epilogue=epilogue, dynamic=dynamic,
                        k_slices=slices, x_by_column=by_column, prefetch=prefetch,
-                       token_parts=parts)
+                       token_parts=parts, tile_sweeps=sweeps)
     if rows == 1 and cols >= SWEPT_COLUMNS:
         return _column_sweep_plan(m, n, k, block, lanes, budget, epilogue, dynamic)
     # Every multiply-add loads a fresh vector of Xᵀ that only a block's R rows share. For R = 1,
@@ -299,6 +311,25 @@ def _token_parts(m: int, most: int, threads: int) -> int:
     if threads < 2 or most > SMALL_TILE or m % threads or m // threads < 4 * most:
         return 1
     return threads
+
+
+def _tile_sweeps(m: int, k: int, block: tuple[int, int], most: int, by_column: bool,
+                 threads: int) -> bool:
+    """Whether the tokens are split (``_token_parts``) into tiles of ``SMALL_TILE`` tokens that
+    each sweep every block row before the next tile starts. A tile then keeps its rows of x (8
+    of 768 floats: 24 KiB) in L1 while the weights stream past, instead of a block row keeping
+    its weights while the tiles' rows of x come from L2: a line of x per token per block (one
+    with xᵀ) against a block's R·C/16 lines of weights. Where x's lines outnumber the weights'
+    it ran 1.1-1.4x faster: AVX-512 16x1 1.38x and 32x1 1.12-1.23x (12-token tiles before),
+    AVX2 8x1 1.04-1.28x and 8x8 1.06-1.14x (Zen 4, M = 128, N and K in 768 / 3072, 90 %,
+    weights not yet in the caches; medians of 5-6 processes). Where they do not (AVX2 16x1 and
+    32x1 with their 4- and 2-token tiles, 16x16) 0.7-1.05x, and at K = 3072 with x sliced or
+    transposed (AVX2 8x8, 8x1) 0.88-0.97x."""
+    x_lines = 1 if by_column else SMALL_TILE
+    weight_lines = block[0] * block[1] / LINE_FLOATS
+    sliced_or_transposed = k > SLICE_COLUMNS and (by_column or most <= SMALL_TILE)
+    return (most >= SMALL_TILE and x_lines > weight_lines and not sliced_or_transposed
+            and _token_parts(m, SMALL_TILE, threads) > 1)
 
 
 def _column_sweep_plan(m: int, n: int, k: int, block: tuple[int, int], lanes: int, budget: int,
@@ -589,10 +620,10 @@ class _Kernel:
         if self.plan.token_parts > 1:
             with T.parallel(0, self.plan.token_parts) as part:
                 acc = stack_buffer((size, rows))
-                share = self._token_share(part)
-                self._sliced(lambda k_slice, last: rows_of(
-                    lambda row_block, valid: share(lambda m0, tokens: tile(
-                        acc, row_block, m0, tokens, valid, k_slice, last)), T.serial))
+                sweeps = self._token_sweeps(part)
+                self._sliced(lambda k_slice, last: sweeps(lambda tiles_of: rows_of(
+                    lambda row_block, valid: tiles_of(lambda m0, tokens: tile(
+                        acc, row_block, m0, tokens, valid, k_slice, last)), T.serial)))
             return
 
         def block_row(row_block: tirx.PrimExpr, valid_rows: int, k_slice: tirx.PrimExpr | None,
@@ -614,13 +645,22 @@ class _Kernel:
             sweep(k_slice, False)
         sweep(tirx.const(slices - 1, "int32"), True)
 
-    def _token_share(self, part: tirx.PrimExpr) -> Callable[[Body], None]:
-        """The token tiles of thread share ``part`` (M / token_parts tokens): ``body(m0,
-        tokens)`` for each."""
-        size = self.plan.token_tile
-        tokens = self.plan.m // self.plan.token_parts
-        start = part * tokens
-        return lambda body: tiles(tokens, size, lambda m0, count: body(start + m0, count))
+    def _token_sweeps(self, part: tirx.PrimExpr) -> Callable[[Callable[[Callable[[Body], None]],
+                                                                       None]], None]:
+        """The sweeps over the block rows of thread share ``part`` (M / token_parts tokens):
+        ``sweep(tiles_of)`` once for the share, or with ``tile_sweeps`` once per token tile, where
+        ``tiles_of(body)`` calls ``body(m0, tokens)`` for each tile of that sweep."""
+        plan = self.plan
+        share, size = plan.m // plan.token_parts, plan.token_tile
+        start = part * share
+
+        def sweeps(sweep: Callable[[Callable[[Body], None]], None]) -> None:
+            if plan.tile_sweeps:
+                tiles(share, size, lambda m0, count: sweep(lambda body: body(start + m0, count)))
+            else:
+                sweep(lambda body: tiles(share, size, lambda m0, count: body(start + m0, count)))
+
+        return sweeps
 
     def _prefetch_next_row(self, row_block: tirx.PrimExpr, m0: tirx.PrimExpr,
                            k_slice: tirx.PrimExpr | None) -> None:
@@ -637,7 +677,7 @@ class _Kernel:
         begin = self.indptr[cell]
         lines = ceil_div((self.indptr[cell + 1] - begin) * floats, LINE_FLOATS)
         size = plan.token_tile
-        tokens = plan.m // plan.token_parts if plan.token_parts > 1 else self.m  # this share's
+        tokens = plan.sweep_tokens if plan.token_parts > 1 else self.m  # that sweep the rows
         share = ceil_div(lines, ceil_div(tokens, size))
         first = (m0 % tokens // size if plan.token_parts > 1 else m0 // size) * share
         with T.serial(0, share) as i, T.If(first + i < lines), T.Then():

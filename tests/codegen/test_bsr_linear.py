@@ -269,13 +269,19 @@ ROWS_VARIANTS = {"3 slices": {"k_slices": 3}, "x by column": {"x_by_column": Tru
                  "prefetch, 3 slices": {"prefetch": True, "k_slices": 3},
                  "no prefetch": {"prefetch": False, "k_slices": 1, "x_by_column": False},
                  # 18 tokens a share: 4 tiles of 4 and one of 2; 12 a share: 2 of 5 and one of 2
-                 "2 token parts": {"token_parts": 2, "token_tile": 4},
+                 "2 token parts": {"token_parts": 2, "token_tile": 4, "tile_sweeps": False},
+                 "2 token parts, tile sweeps": {"token_parts": 2, "token_tile": 4,
+                                                "tile_sweeps": True, "prefetch": False},
+                 "3 token parts, tile sweeps, 3 slices, prefetch": {
+                     "token_parts": 3, "token_tile": 5, "tile_sweeps": True, "k_slices": 3,
+                     "prefetch": True},
                  "3 token parts, 3 slices, prefetch": {"token_parts": 3, "token_tile": 5,
                                                        "k_slices": 3, "prefetch": True},
                  "2 token parts, x by column": {"token_parts": 2, "token_tile": 6,
                                                 "x_by_column": True},
                  "one token share": {"token_parts": 1}}
-STATIC_ONLY = {"2 token parts", "3 token parts, 3 slices, prefetch", "2 token parts, x by column"}
+STATIC_ONLY = {"2 token parts", "3 token parts, 3 slices, prefetch", "2 token parts, x by column",
+               "2 token parts, tile sweeps", "3 token parts, tile sweeps, 3 slices, prefetch"}
 
 
 def forced(plan, target, **variant):
@@ -373,7 +379,8 @@ def test_small_tiles_of_one_column_blocks_prefetch_the_next_block_row(target, bl
     ("znver3", (32, 1), 128, 1, 1, 2),  # one thread
     ("znver3", (32, 1), 7, 2, 1, 2),  # shares of unequal size
     ("znver3", (8, 8), 48, 2, 1, 8),  # 3 tiles a share: too few rereads of the weights
-    ("avx512", (32, 1), 128, 2, 1, 12)])  # 12-token tiles
+    ("avx512", (16, 16), 128, 2, 1, 12),  # 12-token tiles
+    ("avx512", (32, 1), 128, 2, 2, 8)])  # 8-token tiles that sweep the block rows
 def test_small_token_tiles_split_the_tokens_among_the_threads(target, block, m, threads, parts,
                                                               tile):
     plan = plan_bsr_linear(m, 768, 768, block, parse_target(TARGETS[target], num_threads=threads))
@@ -381,6 +388,35 @@ def test_small_token_tiles_split_the_tokens_among_the_threads(target, block, m, 
     dynamic = plan_bsr_linear(m, 768, 768, block, parse_target(TARGETS[target], num_threads=2),
                               dynamic=True)
     assert dynamic.token_parts == 1
+
+
+@pytest.mark.parametrize(("target", "block", "n", "k", "sweeps"), [
+    ("avx512", (32, 1), 768, 768, True), ("avx512", (32, 1), 768, 3072, True),
+    ("avx512", (16, 1), 768, 768, True),
+    ("avx512", (16, 1), 3072, 768, False),  # xᵀ: one line of x a block, as many as weights
+    ("avx512", (16, 16), 768, 768, False),  # 16 lines of weights a block
+    ("znver3", (8, 1), 768, 768, True), ("znver3", (8, 1), 3072, 768, True),
+    ("znver3", (8, 8), 768, 768, True),
+    ("znver3", (8, 1), 768, 3072, False), ("znver3", (8, 8), 768, 3072, False),  # long K
+    ("znver3", (16, 1), 768, 768, False), ("znver3", (32, 1), 768, 768, False)])  # small tiles
+def test_tiles_of_eight_tokens_sweep_the_block_rows_where_x_outweighs_the_weights(
+        target, block, n, k, sweeps):
+    plan = plan_bsr_linear(128, n, k, block, parse_target(TARGETS[target], num_threads=2))
+    assert plan.tile_sweeps == sweeps
+    rows = n // block[0]
+    tile_outer = f"T.grid({plan.m // plan.token_parts // plan.token_tile}, {rows})" in (
+        bsr_linear_func(plan).script())
+    assert tile_outer == sweeps
+    if sweeps:
+        assert (plan.token_parts, plan.token_tile, plan.k_slices, plan.prefetch) == (2, 8, 1, False)
+
+
+@pytest.mark.parametrize(("m", "threads", "dynamic"), [(48, 2, False), (128, 1, False),
+                                                       (127, 2, False), (128, 2, True)])
+def test_tile_sweeps_need_a_static_token_split_with_enough_tiles(m, threads, dynamic):
+    cpu = parse_target(TARGETS["avx512"], num_threads=threads)
+    plan = plan_bsr_linear(m, 768, 768, (32, 1), cpu, dynamic=dynamic)
+    assert not plan.tile_sweeps and plan.token_parts == 1 and plan.token_tile > 8
 
 
 def test_token_parts_refuse_a_token_count_they_do_not_divide():
