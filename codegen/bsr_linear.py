@@ -37,10 +37,14 @@ of the next block row's weights, which a first tile would otherwise wait on.
 Both are parallel over block rows, except that the rows family with tiles of a few tokens
 (AVX2) splits the tokens among the threads (``token_parts``), each sweeping every block row over
 its share: x and y then stay in the core of the thread that writes and reads them, as they do
-in the layer norm and the next linear. Partial block rows (N % R) and partial token tiles get their
-own copy of the loop nest with static extents, so that the hot loops carry no bounds checks. With
-a dynamic token count (``BsrPlan.dynamic``) M is a run-time size: the register tiles stay, and the
-partial token tile is emitted once per possible size (``loops.tiles``).
+in the layer norm and the next linear. Where a tile's rows of x outweigh a block's weights
+(AVX-512 16x1 and 32x1, AVX2 8x1 and 8x8) the tokens are split into tiles of 8 that each sweep
+every block row in turn (``tile_sweeps``): a tile's x stays in L1 while the weights stream.
+
+Partial block rows (N % R) and partial token tiles get their own copy of the loop nest with
+static extents, so that the hot loops carry no bounds checks. With a dynamic token count
+(``BsrPlan.dynamic``) M is a run-time size: the register tiles stay, and the partial token tile
+is emitted once per possible size (``loops.tiles``).
 """
 
 from __future__ import annotations
@@ -307,7 +311,8 @@ def _token_parts(m: int, most: int, threads: int) -> int:
     stretches: 330 ns a round trip instead of 50-90) BERT-base 32x1 on AVX2 ran 28.5 ms, split
     by tokens 23.9 (18.9 -> 18.3 ms when they talk fast). That needs tiles of a few tokens, so
     that each thread still rereads a block row's weights many times: with 12-token tiles
-    (AVX-512) it ran 1.04x slower, the weights now streaming into both cores."""
+    (AVX-512) swept a block row at a time it ran 1.04x slower, the weights now streaming into
+    both cores (8-token tiles that each sweep every row pay there: ``_tile_sweeps``)."""
     if threads < 2 or most > SMALL_TILE or m % threads or m // threads < 4 * most:
         return 1
     return threads
