@@ -279,7 +279,8 @@ def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuT
                        k_slices=slices, x_by_column=by_column, prefetch=prefetch,
                        token_parts=parts, tile_sweeps=sweeps)
     if rows == 1 and cols >= SWEPT_COLUMNS:
-        return _column_sweep_plan(m, n, k, block, lanes, budget, epilogue, dynamic)
+        return _column_sweep_plan(m, n, k, block, lanes, budget, epilogue, dynamic,
+                                  target.num_threads)
     # Every multiply-add loads a fresh vector of Xᵀ that only a block's R rows share. For R = 1,
     # panels of 32 tokens measured fastest at 70-90 % sparsity on both widths (2 AVX-512 or 4
     # AVX2 vectors; wider panels fall out of the caches, narrower ones reload the weights more
@@ -299,8 +300,9 @@ def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuT
         slices = 1
     if slices > 1:
         group = max(1, SWEEP_GROUP_ROWS // rows)
+    vectors, parts = _panel_parts(m, lanes, vectors, target.num_threads, dynamic)
     return BsrPlan(m, n, k, block, lanes, "tokens", lanes * vectors, group, epilogue, dynamic,
-                   k_slices=slices)
+                   k_slices=slices, token_parts=parts)
 
 
 def _token_parts(m: int, most: int, threads: int) -> int:
@@ -337,8 +339,26 @@ def _tile_sweeps(m: int, k: int, block: tuple[int, int], most: int, by_column: b
             and _token_parts(m, SMALL_TILE, threads) > 1)
 
 
+def _panel_parts(m: int, lanes: int, vectors: int, threads: int,
+                 dynamic: bool) -> tuple[int, int]:
+    """Vectors per token panel and the threads that split the panels of a tokens-family kernel,
+    each transposing its share of x and sweeping every group of block rows over it (1: the
+    groups are split instead). Split by groups, every thread read all of xᵀ, half of it written
+    by the other core, and wrote columns of y for every token; split by panels, each reads all
+    the weights (which no core writes) instead: 1.04-1.27x on AVX-512 (1x1, 4x4, 8x8, 1x32) and
+    1.01-1.66x on AVX2 (1x1, 2x2, 4x4, 4x1, 1x8), Zen 4, M = 128, N and K in 768 / 3072, 90 %,
+    medians of 4 processes. Every thread needs whole panels of a static token count, so a
+    panel of all the tokens is halved until they split (AVX-512 2x2 and 2x1: 128 tokens into
+    two panels of 64, 1.10-1.27x)."""
+    if not dynamic and threads > 1:
+        for fewer in (vectors >> i for i in range(vectors.bit_length())):  # powers of two
+            if m % (threads * lanes * fewer) == 0:
+                return fewer, threads
+    return vectors, 1
+
+
 def _column_sweep_plan(m: int, n: int, k: int, block: tuple[int, int], lanes: int, budget: int,
-                       epilogue: Epilogue, dynamic: bool) -> BsrPlan:
+                       epilogue: Epilogue, dynamic: bool, threads: int) -> BsrPlan:
     """One-row blocks of 4+ columns, swept by block column (``column_sweep``): measured
     1.2-1.9x faster than sweeping block rows (Zen 4, both widths, M = 128, 90 %), where every
     multiply-add loaded its vector of Xᵀ from L2. A 32-column block amortizes its reads and
@@ -349,8 +369,9 @@ def _column_sweep_plan(m: int, n: int, k: int, block: tuple[int, int], lanes: in
     blocks = 4 if wide and budget >= 16 else 1  # 4 blocks x 4 vectors of sums (AVX-512)
     limit = min((64 if wide else ONE_ROW_TOKENS) // lanes, budget // blocks)
     vectors = limit if dynamic else _least_padding(ceil_div(m, lanes), limit)
+    vectors, parts = _panel_parts(m, lanes, vectors, threads, dynamic)
     return BsrPlan(m, n, k, block, lanes, "tokens", lanes * vectors, SWEEP_GROUP_ROWS, epilogue,
-                   dynamic, column_sweep=True, column_sweep_blocks=blocks)
+                   dynamic, column_sweep=True, column_sweep_blocks=blocks, token_parts=parts)
 
 
 def build_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuTarget,
@@ -389,9 +410,11 @@ class BsrLinear:
 def bsr_linear_func(plan: BsrPlan) -> tirx.PrimFunc:
     """The scheduled TIR loop nest of ``plan`` (arguments: x, then ``plan.pack``'s data,
     indices and pointers, the epilogue's arguments, y)."""
-    if plan.token_parts > 1 and (plan.dynamic or plan.m % plan.token_parts):
-        raise ValueError(f"token parts need a static token count they divide, not {plan.m}"
-                         f"{' (dynamic)' if plan.dynamic else ''} in {plan.token_parts}")
+    if plan.token_parts > 1 and (plan.dynamic or plan.m % plan.token_parts or (
+            plan.family == "tokens" and plan.m // plan.token_parts % plan.token_tile)):
+        raise ValueError(f"token parts need a static token count they divide (into whole "
+                         f"panels), not {plan.m}{' (dynamic)' if plan.dynamic else ''} in "
+                         f"{plan.token_parts}")
     rows, cols = plan.block
     data_shape = (cols, rows) if plan.family == "rows" else (rows, cols)
     with IRBuilder() as builder, T.prim_func():
@@ -410,7 +433,7 @@ def bsr_linear_func(plan: BsrPlan) -> tirx.PrimFunc:
             kernel.emit_rows(_by_column(plan, m, x) if plan.x_by_column
                              else _padded_columns(plan, m, x))
         else:
-            kernel.emit_tokens(_transposed(plan, m, x))
+            kernel.emit_tokens(x)
     return builder.get()
 
 
@@ -457,26 +480,44 @@ class _Kernel:
 
         self._emit_row_blocks(tile)
 
-    def emit_tokens(self, xt: tirx.Buffer) -> None:
-        """Tokens family: vector over the tokens of a panel ``xt [tiles, Kp, T]``, weight element
-        broadcast. Groups of block rows run in parallel; a group sweeps the token panels in its
-        outer loop (one panel serves all its rows) and collects its tiles in a small ``Yᵀ``
-        buffer, which it then writes to ``y`` transposed, through the epilogue: storing the
-        tiles straight into ``y`` strides it by N floats, and those stores all fall into the
-        same few cache sets."""
+    def emit_tokens(self, x: tirx.Buffer) -> None:
+        """Tokens family: vector over the tokens of a panel of ``xt [tiles, Kp, T]`` (x
+        transposed), weight element broadcast. Groups of block rows run in parallel; a group
+        sweeps the token panels in its outer loop (one panel serves all its rows) and collects
+        its tiles in a small ``Yᵀ`` buffer, which it then writes to ``y`` transposed, through
+        the epilogue: storing the tiles straight into ``y`` strides it by N floats, and those
+        stores all fall into the same few cache sets. With ``token_parts`` the threads split the
+        token panels instead, each transposing its share of x and sweeping every group over it,
+        so that its panels and its rows of y never leave its core."""
+        plan = self.plan
+        xt = _token_panels(plan, self.m)
+        if plan.token_parts > 1:
+            size = plan.m // plan.token_parts
+            with T.parallel(0, plan.token_parts) as part:
+                share = _Share(part * size, size, size)
+                _transpose(plan, x, xt, share, T.serial)
+                self._groups(xt, share, T.serial)
+            return
+        share = _Share(0, self.m, self._padded_tokens())
+        _transpose(plan, x, xt, share, T.parallel)
+        self._groups(xt, share, T.parallel)
+
+    def _groups(self, xt: tirx.Buffer, share: _Share,
+                loop: Callable[[int, Extent], ForFrame]) -> None:
+        """Every group of block rows (in ``loop``) over the token panels of ``share``."""
         plan = self.plan
         rows, cols = plan.block
         lanes = plan.lanes
 
         def tile(acc: tirx.Buffer, yt: tirx.Buffer, cell: tirx.PrimExpr,
-                 yt_row: tirx.PrimExpr, tile_index: tirx.PrimExpr, tokens: int,
-                 carried: tirx.PrimExpr | None = None) -> None:
+                 yt_row: tirx.PrimExpr, tile_index: tirx.PrimExpr, token0: tirx.PrimExpr,
+                 tokens: int, carried: tirx.PrimExpr | None = None) -> None:
             """The blocks of pointer cell ``cell`` (a block row, or one K slice of it) into
-            rows ``yt_row ...`` of ``yt``; ``carried``: start from the sums already there."""
+            rows ``yt_row ...`` of ``yt`` (from column ``token0``); ``carried``: start from the
+            sums already there."""
             # Vectors of exactly one register: LLVM splits a <48 x float> (3 or 6 vectors of a
             # panel) so badly that such a panel ran 4-20x slower than one of 2 or 4 (Zen 4).
             vectors = ceil_div(tokens, lanes)
-            token0 = tile_index * plan.token_tile
             if carried is None:
                 self._fill(acc, rows, vectors * lanes)
             else:
@@ -496,30 +537,31 @@ class _Kernel:
                 T.buffer_store(yt, acc[r, v * lanes + t], [yt_row + r, token0 + v * lanes + t])
 
         def group(index: tirx.PrimExpr, first: tirx.PrimExpr, count: int, outputs: int) -> None:
-            yt = T.alloc_buffer((count * rows, self._padded_tokens()), "float32")
+            yt = T.alloc_buffer((count * rows, share.width), "float32")
             # one for all copies of the tile
             acc = stack_buffer((rows * plan.column_sweep_blocks, plan.token_tile))
             if plan.column_sweep:
-                self._column_sweep(acc, yt, xt, index, first, count)
+                self._column_sweep(acc, yt, xt, index, first, count, share)
             else:
-                def panel(tile_index: tirx.PrimExpr, tokens: int) -> None:
+                def panel(tile_index: tirx.PrimExpr, token0: tirx.PrimExpr, tokens: int) -> None:
                     slices = plan.k_slices  # outermost: a slice serves every row of the group
                     with T.serial(0, slices) as k_slice, T.serial(0, count) as r:
                         tile(acc, yt, plan.sliced_cell(first, count, k_slice, r), r * rows,
-                             tile_index, tokens, carried=k_slice > 0 if slices > 1 else None)
+                             tile_index, token0, tokens,
+                             carried=k_slice > 0 if slices > 1 else None)
 
-                self._panels(panel)
+                self._panels(panel, share)
 
             def store(i0: tirx.PrimExpr, width: int) -> None:
-                with T.serial(0, self.m) as m, T.vectorized(0, width) as i:
-                    self._store(yt[i0 + i, m], m, first * rows + i0 + i)
+                with T.serial(0, share.tokens) as m, T.vectorized(0, width) as i:
+                    self._store(yt[i0 + i, m], share.start + m, first * rows + i0 + i)
 
             tiles(outputs, lanes, store)
 
         size = plan.group_rows
         full_groups, rest_blocks = divmod(plan.row_blocks, size)
         if full_groups:
-            with T.parallel(0, full_groups) as g:
+            with loop(0, full_groups) as g:
                 group(g, g * size, size, size * rows)
         if rest_blocks:
             first = full_groups * size
@@ -527,23 +569,23 @@ class _Kernel:
                   plan.n - first * rows)
 
     def _column_sweep(self, acc: tirx.Buffer, yt: tirx.Buffer, xt: tirx.Buffer,
-                      group: tirx.PrimExpr, first: tirx.PrimExpr, count: int) -> None:
+                      group: tirx.PrimExpr, first: tirx.PrimExpr, count: int,
+                      share: _Share) -> None:
         """A group's sums in ``yt``, one block column at a time: the column's slice of a token
         panel (C · T floats) stays in L1 while every block row of the group with a block there
         reads it, and each block adds its register tile into its rows of ``yt``."""
         plan = self.plan
         rows, cols = plan.block
         lanes = plan.lanes
-        with T.serial(0, count * rows) as r, T.serial(0, self._padded_tokens() // lanes) as v, \
+        with T.serial(0, count * rows) as r, T.serial(0, share.width // lanes) as v, \
                 T.vectorized(0, lanes) as t:
             T.buffer_store(yt, tirx.const(0.0, "float32"), [r, v * lanes + t])
 
         blocks = plan.column_sweep_blocks
 
         def add_blocks(j0: tirx.PrimExpr, tile_blocks: int, tile_index: tirx.PrimExpr,
-                       column_block: tirx.PrimExpr, vectors: int) -> None:
+                       token0: tirx.PrimExpr, column_block: tirx.PrimExpr, vectors: int) -> None:
             """Blocks j0 .. j0 + tile_blocks - 1 (one block column) into their rows of yt."""
-            token0 = tile_index * plan.token_tile
 
             def rows_of_yt(body: Callable[[tirx.PrimExpr, tirx.PrimExpr, tirx.PrimExpr], None]):
                 with T.unroll(0, tile_blocks) as b, T.unroll(0, rows) as r, \
@@ -561,37 +603,42 @@ class _Kernel:
             rows_of_yt(lambda row, sums, token: T.buffer_store(
                 yt, acc[sums, token], [row, token0 + token]))
 
-        def panel(tile_index: tirx.PrimExpr, tokens: int) -> None:
+        def panel(tile_index: tirx.PrimExpr, token0: tirx.PrimExpr, tokens: int) -> None:
             vectors = ceil_div(tokens, lanes)
             with T.serial(0, plan.column_blocks) as column_block:
                 cell = group * plan.column_blocks + column_block
                 begin, end = self.indptr[cell], self.indptr[cell + 1]
                 with T.serial(0, (end - begin) // blocks) as i:
-                    add_blocks(begin + i * blocks, blocks, tile_index, column_block, vectors)
+                    add_blocks(begin + i * blocks, blocks, tile_index, token0, column_block,
+                               vectors)
                 if blocks > 1:
                     with T.serial(begin + (end - begin) // blocks * blocks, end) as j:
-                        add_blocks(j, 1, tile_index, column_block, vectors)
+                        add_blocks(j, 1, tile_index, token0, column_block, vectors)
 
-        self._panels(panel)
+        self._panels(panel, share)
 
-    def _panels(self, panel: Body) -> None:
-        """``panel(index, tokens)`` for every token panel: whole panels in a loop, then the
-        partial one (with a symbolic M, one copy per width in whole vectors: lanes past M are
-        computed but never stored)."""
+    def _panels(self, panel: Callable[[tirx.PrimExpr, tirx.PrimExpr, int], None],
+                share: _Share) -> None:
+        """``panel(index, token0, tokens)`` for every token panel of ``share`` (``token0``: its
+        first token's column in the share's ``yt``): whole panels in a loop, then the partial one
+        (with a symbolic M, one copy per width in whole vectors: lanes past M are computed but
+        never stored)."""
         size, lanes = self.plan.token_tile, self.plan.lanes
-        if isinstance(self.m, int):
-            full_tiles, rest_tokens = divmod(self.m, size)
+        if isinstance(share.tokens, int):
+            first = share.start // size
+            full_tiles, rest_tokens = divmod(share.tokens, size)
             if full_tiles:
                 with T.serial(0, full_tiles) as tile_index:
-                    panel(tile_index, size)
+                    panel(first + tile_index, tile_index * size, size)
             if rest_tokens:
-                panel(tirx.const(full_tiles, "int32"), rest_tokens)
+                panel(first + full_tiles, tirx.const(full_tiles * size, "int32"), rest_tokens)
             return
-        with T.serial(0, self.m // size) as tile_index:
-            panel(tile_index, size)
+        with T.serial(0, share.tokens // size) as tile_index:
+            panel(tile_index, tile_index * size, size)
         for vectors in range(1, size // lanes + 1):
-            with T.If(ceil_div(self.m % size, lanes) == vectors), T.Then():
-                panel(self.m // size, vectors * lanes)
+            with T.If(ceil_div(share.tokens % size, lanes) == vectors), T.Then():
+                whole = share.tokens // size
+                panel(whole, whole * size, vectors * lanes)
 
     def _padded_tokens(self) -> Extent:
         """M padded up as the token panels cover it."""
@@ -746,28 +793,43 @@ def _by_column(plan: BsrPlan, tokens: Extent, x: tirx.Buffer) -> tirx.Buffer:
     return xt
 
 
-def _transposed(plan: BsrPlan, tokens: Extent, x: tirx.Buffer) -> tirx.Buffer:
-    """``Xᵀ`` in token panels ``[tiles, Kp, T]``, so that a panel is contiguous; rows past K are
-    zeroed (padded blocks multiply them), tokens past M are left as they are (they only reach
-    output lanes that are never stored)."""
+@dataclass(frozen=True)
+class _Share:
+    """The tokens that one sweep over the token panels covers: all of them, or a thread's."""
+
+    start: Index  # the first token: a multiple of the panel size
+    tokens: Extent
+    width: Extent  # the tokens padded up as the panels cover them: columns of yᵀ
+
+
+def _token_panels(plan: BsrPlan, tokens: Extent) -> tirx.Buffer:
+    """``Xᵀ`` in token panels ``[tiles, Kp, T]``, so that a panel is contiguous."""
+    return T.alloc_buffer((ceil_div(tokens, plan.token_tile), plan.padded_k, plan.token_tile),
+                          "float32")
+
+
+def _transpose(plan: BsrPlan, x: tirx.Buffer, xt: tirx.Buffer, share: _Share,
+               loop: Callable[[int, Extent], ForFrame]) -> None:
+    """The tokens of ``share`` from ``x`` into their panels of ``xt`` (vectors of them in
+    ``loop``); rows past K are zeroed (padded blocks multiply them), tokens past M are left as
+    they are (they only reach output lanes that are never stored)."""
     size = plan.token_tile
-    panels = ceil_div(tokens, size)
-    xt = T.alloc_buffer((panels, plan.padded_k, size), "float32")
 
     # Scattering a row of x beats gathering a column of it.
     def copy(m0: tirx.PrimExpr, count: int) -> None:
+        token = share.start + m0  # a whole vector into the share: within one panel
+
         def columns(k0: tirx.PrimExpr, width: int) -> None:
             with T.unroll(0, count) as t, T.vectorized(0, width) as k:
-                T.buffer_store(xt, x[m0 + t, k0 + k], [m0 // size, k0 + k, m0 % size + t])
+                T.buffer_store(xt, x[token + t, k0 + k], [token // size, k0 + k, token % size + t])
 
         tiles(plan.k, plan.lanes, columns)
 
-    tiles(tokens, plan.lanes, copy, T.parallel)
+    tiles(share.tokens, plan.lanes, copy, loop)
     if plan.padded_k > plan.k:
-        with T.serial(0, panels) as tile, T.serial(plan.k, plan.padded_k) as k, \
-                T.vectorized(0, size) as t:
-            T.buffer_store(xt, tirx.const(0.0, "float32"), [tile, k, t])
-    return xt
+        with T.serial(0, ceil_div(share.tokens, size)) as tile, \
+                T.serial(plan.k, plan.padded_k) as k, T.vectorized(0, size) as t:
+            T.buffer_store(xt, tirx.const(0.0, "float32"), [share.start // size + tile, k, t])
 
 
 def _loop(extent: int, unrolled_work: int) -> ForFrame:

@@ -564,6 +564,46 @@ def test_k_slices_of_token_panels_with_the_whole_epilogue(target, block, k, slic
     check_whole_epilogue(kern, (0.0, 0.002, 0.1, 1.0), seed_scale=1000)
 
 
+# Each thread transposes its own panels and sweeps every group over them: 2 or 3 shares of two
+# panels each, with K slices (1x1), a partial last block column (4x4), a column sweep (1x8).
+@pytest.mark.parametrize("target", ["host", "znver3"])
+@pytest.mark.parametrize(("block", "k"), [((1, 1), 1000), ((4, 4), 1598), ((1, 8), K),
+                                          ((2, 1), K)], ids=str)
+@pytest.mark.parametrize("parts", [2, 3])
+def test_token_panels_split_among_the_threads_with_the_whole_epilogue(target, block, k, parts):
+    cpu = parse_target(TARGETS[runnable(target)], num_threads=2)
+    epilogue = Epilogue(bias=True, gelu=True, residual=True)
+    plan = plan_bsr_linear(128, 300, k, block, cpu, epilogue)
+    if plan.family != "tokens":  # 2x1 on SSE-only hosts
+        pytest.skip("rows family on this target")
+    plan = replace(plan, m=parts * 2 * plan.token_tile, token_parts=parts)
+    kern = BsrLinear(plan, CompiledKernel(bsr_linear_func(plan), "bsr_linear", cpu))
+    check_whole_epilogue(kern, (0.0, 0.05, 0.5, 1.0), seed_scale=20)
+
+
+@pytest.mark.parametrize(("target", "block", "m", "threads", "parts", "tile"), [
+    ("znver3", (1, 1), 128, 2, 2, 32), ("znver3", (4, 4), 128, 2, 2, 16),
+    ("avx512", (2, 2), 128, 2, 2, 64),  # a panel of all 128 tokens halved to split
+    ("avx512", (1, 32), 128, 2, 2, 64),  # column sweep
+    ("avx512", (8, 8), 96, 3, 3, 32), ("znver3", (1, 1), 100, 2, 1, 8),  # partial panels
+    ("znver3", (1, 1), 128, 1, 1, 32)])  # one thread
+def test_token_panels_are_split_among_the_threads_in_whole_panels(target, block, m, threads,
+                                                                   parts, tile):
+    cpu = parse_target(TARGETS[target], num_threads=threads)
+    plan = plan_bsr_linear(m, 768, 768, block, cpu)
+    assert (plan.family, plan.token_parts, plan.token_tile) == ("tokens", parts, tile)
+    assert plan_bsr_linear(m, 768, 768, block, cpu, dynamic=True).token_parts == 1
+    script = bsr_linear_func(plan).script()
+    # split by panels: one parallel loop that transposes and sweeps; else two (xᵀ, groups)
+    assert script.count("T.parallel(") == (1 if parts > 1 else 2)
+
+
+def test_token_panel_parts_refuse_shares_of_partial_panels():
+    plan = plan_bsr_linear(128, 64, 64, (1, 1), parse_target(TARGETS["znver3"], num_threads=2))
+    with pytest.raises(ValueError, match="whole panels"):
+        bsr_linear_func(replace(plan, m=96, token_parts=2))  # 48 tokens: one and a half panels
+
+
 @pytest.mark.parametrize("target", ["host", "znver3"])
 def test_one_by_one_k_slices_at_every_dynamic_token_count(target):
     cpu = parse_target(TARGETS[runnable(target)], num_threads=2)
