@@ -86,6 +86,7 @@ PANEL_SLICE = 384  # tokens family: columns per K slice of a token panel (1x1: a
 LINE_FLOATS = 16  # floats per 64-byte cache line
 LONG_K_SLICES = 4  # tokens family, blocks other than 1x1: only a K of this many slices is sliced
 Index = int | np.ndarray | tirx.Expr  # an index computed alike in the packing and the kernel
+TileLoop = Callable[[Body], None]  # calls body(m0, tokens) for each token tile of one sweep
 
 
 @dataclass(frozen=True)
@@ -648,10 +649,10 @@ class _Kernel:
 
     def _emit_row_blocks(self, tile: Callable[..., None]) -> None:
         """Block rows in parallel, or with ``token_parts`` the threads' shares of the token
-        tiles in parallel, each sweeping every block row; the partial last block row gets its
-        own static-extent copy. K slices, if any, are swept outermost (within a thread's share
-        when the tokens are split): a slice of x stays in the cache while every block row uses
-        it.
+        tiles in parallel, each sweeping every block row (with ``tile_sweeps`` one tile at a
+        time); the partial last block row gets its own static-extent copy. K slices, if any,
+        are swept outermost (within a thread's share when the tokens are split): a slice of x
+        stays in the cache while every block row uses it.
 
         Every tile of a block row shares one accumulator: one over 1 KiB (12 tokens x 32 rows)
         comes from TVM's workspace pool (``loops.stack_buffer``), at the top of the parallel
@@ -697,8 +698,7 @@ class _Kernel:
             sweep(k_slice, False)
         sweep(tirx.const(slices - 1, "int32"), True)
 
-    def _token_sweeps(self, part: tirx.PrimExpr) -> Callable[[Callable[[Callable[[Body], None]],
-                                                                       None]], None]:
+    def _token_sweeps(self, part: tirx.PrimExpr) -> Callable[[Callable[[TileLoop], None]], None]:
         """The sweeps over the block rows of thread share ``part`` (M / token_parts tokens):
         ``sweep(tiles_of)`` once for the share, or with ``tile_sweeps`` once per token tile, where
         ``tiles_of(body)`` calls ``body(m0, tokens)`` for each tile of that sweep."""
@@ -706,7 +706,7 @@ class _Kernel:
         share, size = plan.m // plan.token_parts, plan.token_tile
         start = part * share
 
-        def sweeps(sweep: Callable[[Callable[[Body], None]], None]) -> None:
+        def sweeps(sweep: Callable[[TileLoop], None]) -> None:
             if plan.tile_sweeps:
                 tiles(share, size, lambda m0, count: sweep(lambda body: body(start + m0, count)))
             else:
