@@ -78,6 +78,7 @@ MAX_TOKEN_TILE = 12  # rows family: broadcasts per loaded weight vector
 ONE_ROW_TOKENS = 32  # tokens family, one-row blocks: tokens per panel
 UNROLL_LIMIT = 64  # fully unroll a block's (R, C) loops up to this many multiply-adds
 SMALL_TILE = 8  # rows family: token tiles this small sweep K in slices of SLICE_COLUMNS
+MIN_SWEEP_TILE = 6  # rows family: the fewest tokens a tile that sweeps every block row holds
 SLICE_COLUMNS = 768
 X_CACHED_BYTES = 1 << 20  # rows family: x above this size (an L2 cache) is read as xᵀ
 SWEPT_COLUMNS = 4  # tokens family: one-row blocks this wide or wider are swept by block column
@@ -256,7 +257,11 @@ def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuT
         # it pays even when x fits (N = 3072, K = 768, 90 %: 16x1 1.25-1.3x at M = 128-1024,
         # 8x1 AVX2 1.22x), with as many it does not (N = K = 768: 0.87-0.98x at M = 128).
         by_column = rows == lanes and cols == 1 and (m * k * 4 > X_CACHED_BYTES or n > k)
-        sweeps = not dynamic and _tile_sweeps(m, k, block, most, by_column, target.num_threads)
+        # A sweeping tile's sums, its block row's vectors of weights and a broadcast in registers
+        vectors = rows // lanes
+        sweep_tile = min(SMALL_TILE, (registers - vectors - 2) // vectors)
+        sweeps = not dynamic and _tile_sweeps(m, k, block, most, sweep_tile, by_column,
+                                              target.num_threads)
         # Every token tile rereads its block row's weights: with tiles of 8 tokens or fewer
         # (AVX2) a long row falls out of L1 between rereads. Slices of 768 columns ran 1.15-1.4x
         # faster at K = 3072 (AVX2 code on Zen 4; 8x8 1.12-1.19x), slower at K = 768 and with
@@ -271,7 +276,7 @@ def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuT
         # where the weights stream in order, 0.9-0.93x.
         prefetch = most <= SMALL_TILE and cols == 1 and not (by_column or sweeps)
         if sweeps:
-            most = SMALL_TILE
+            most = sweep_tile
         tile = most if dynamic else _balanced(m, most)
         parts = _token_parts(m, most, target.num_threads) if not dynamic else 1
         if parts > 1:
@@ -321,23 +326,24 @@ def _token_parts(m: int, most: int, threads: int) -> int:
     return threads
 
 
-def _tile_sweeps(m: int, k: int, block: tuple[int, int], most: int, by_column: bool,
+def _tile_sweeps(m: int, k: int, block: tuple[int, int], most: int, tile: int, by_column: bool,
                  threads: int) -> bool:
-    """Whether the tokens are split (``_token_parts``) into tiles of ``SMALL_TILE`` tokens that
-    each sweep every block row before the next tile starts. A tile then keeps its rows of x (8
-    of 768 floats: 24 KiB) in L1 while the weights stream past, instead of a block row keeping
-    its weights while the tiles' rows of x come from L2: a line of x per token per block (one
-    with xᵀ) against a block's R·C/16 lines of weights. Where x's lines outnumber the weights'
-    it ran 1.1-1.4x faster: AVX-512 16x1 1.38x and 32x1 1.12-1.23x (12-token tiles before),
-    AVX2 8x1 1.04-1.28x and 8x8 1.06-1.14x (Zen 4, M = 128, N and K in 768 / 3072, 90 %,
-    weights not yet in the caches; medians of 5-6 processes). Where they do not (AVX2 16x1 and
-    32x1 with their 4- and 2-token tiles, 16x16) 0.7-1.05x, and at K = 3072 with x sliced or
-    transposed (AVX2 8x8, 8x1) 0.88-0.97x."""
-    x_lines = 1 if by_column else SMALL_TILE
+    """Whether the tokens are split (``_token_parts``) into tiles of ``tile`` tokens (at most
+    ``SMALL_TILE``, as many as the registers hold) that each sweep every block row before the
+    next tile starts. A tile then keeps its rows of x (8 of 768 floats: 24 KiB) in L1 while the
+    weights stream past, instead of a block row keeping its weights while the tiles' rows of x
+    come from L2: a line of x per token per block (one with xᵀ) against a block's R·C/16 lines
+    of weights. Where x's lines outnumber the weights' it ran 1.1-1.4x faster: AVX-512 16x1
+    1.38x and 32x1 1.12-1.23x (12-token tiles before), AVX2 8x1 1.04-1.28x, 8x8 1.06-1.14x and
+    16x1 (6-token tiles instead of 4) 1.09-1.38x (Zen 4, M = 128, N and K in 768 / 3072, 90 %,
+    weights not yet in the caches and in them; medians of 4-6 processes). With tiles of 4 or
+    2 tokens (AVX2 16x1 and 32x1 as they were, 16x16) 0.7-1.05x, and at K = 3072 with x sliced
+    or transposed (AVX2 8x8, 8x1) 0.88-0.97x."""
+    x_lines = 1 if by_column else tile
     weight_lines = block[0] * block[1] / LINE_FLOATS
     sliced_or_transposed = k > SLICE_COLUMNS and (by_column or most <= SMALL_TILE)
-    return (most >= SMALL_TILE and x_lines > weight_lines and not sliced_or_transposed
-            and _token_parts(m, SMALL_TILE, threads) > 1)
+    return (tile >= MIN_SWEEP_TILE and x_lines > weight_lines and not sliced_or_transposed
+            and _token_parts(m, tile, threads) > 1)
 
 
 def _panel_parts(m: int, lanes: int, vectors: int, threads: int,

@@ -362,7 +362,8 @@ def test_one_vector_block_rows_read_x_by_column_when_it_outgrows_l2_or_serves_mo
 
 @pytest.mark.parametrize(("target", "block", "n", "k", "prefetch"), [
     ("znver3", (32, 1), 768, 768, True), ("avx2", (32, 1), 768, 3072, True),
-    ("znver3", (16, 1), 3072, 768, True),
+    ("znver3", (16, 1), 768, 3072, True),
+    ("znver3", (16, 1), 3072, 768, False),  # tile sweeps
     ("znver3", (8, 1), 3072, 768, False),  # x by column
     ("znver3", (8, 8), 768, 768, False), ("znver3", (32, 32), 768, 768, False),
     ("avx512", (32, 1), 768, 768, False), ("avx512", (16, 1), 768, 3072, False)])  # 12-token tiles
@@ -374,7 +375,7 @@ def test_small_tiles_of_one_column_blocks_prefetch_the_next_block_row(target, bl
 
 
 @pytest.mark.parametrize(("target", "block", "m", "threads", "parts", "tile"), [
-    ("znver3", (32, 1), 128, 2, 2, 2), ("avx2", (16, 1), 128, 2, 2, 4),
+    ("znver3", (32, 1), 128, 2, 2, 2), ("avx2", (16, 1), 128, 2, 2, 6),  # 6: tile sweeps
     ("znver3", (8, 8), 128, 2, 2, 8), ("znver3", (32, 1), 36, 3, 3, 2),
     ("znver3", (32, 1), 128, 1, 1, 2),  # one thread
     ("znver3", (32, 1), 7, 2, 1, 2),  # shares of unequal size
@@ -390,25 +391,28 @@ def test_small_token_tiles_split_the_tokens_among_the_threads(target, block, m, 
     assert dynamic.token_parts == 1
 
 
-@pytest.mark.parametrize(("target", "block", "n", "k", "sweeps"), [
-    ("avx512", (32, 1), 768, 768, True), ("avx512", (32, 1), 768, 3072, True),
-    ("avx512", (16, 1), 768, 768, True),
-    ("avx512", (16, 1), 3072, 768, False),  # xᵀ: one line of x a block, as many as weights
-    ("avx512", (16, 16), 768, 768, False),  # 16 lines of weights a block
-    ("znver3", (8, 1), 768, 768, True), ("znver3", (8, 1), 3072, 768, True),
-    ("znver3", (8, 8), 768, 768, True),
-    ("znver3", (8, 1), 768, 3072, False), ("znver3", (8, 8), 768, 3072, False),  # long K
-    ("znver3", (16, 1), 768, 768, False), ("znver3", (32, 1), 768, 768, False)])  # small tiles
-def test_tiles_of_eight_tokens_sweep_the_block_rows_where_x_outweighs_the_weights(
-        target, block, n, k, sweeps):
+@pytest.mark.parametrize(("target", "block", "n", "k", "tile"), [
+    ("avx512", (32, 1), 768, 768, 8), ("avx512", (32, 1), 768, 3072, 8),
+    ("avx512", (16, 1), 768, 768, 8),
+    ("avx512", (16, 1), 3072, 768, 0),  # xᵀ: one line of x a block, as many as weights
+    ("avx512", (16, 16), 768, 768, 0),  # 16 lines of weights a block
+    ("znver3", (8, 1), 768, 768, 8), ("znver3", (8, 1), 3072, 768, 8),
+    ("znver3", (8, 8), 768, 768, 8), ("znver3", (16, 1), 768, 768, 6),  # 12 sums in registers
+    ("znver3", (8, 1), 768, 3072, 0), ("znver3", (8, 8), 768, 3072, 0),  # long K
+    ("znver3", (16, 1), 768, 3072, 0),
+    ("znver3", (32, 1), 768, 768, 0), ("znver3", (16, 16), 768, 768, 0)])  # 2 tokens; weights
+def test_tiles_sweep_the_block_rows_where_x_outweighs_the_weights(target, block, n, k, tile):
     plan = plan_bsr_linear(128, n, k, block, parse_target(TARGETS[target], num_threads=2))
-    assert plan.tile_sweeps == sweeps
+    assert plan.tile_sweeps == bool(tile)
     rows = n // block[0]
     tile_outer = f"T.grid({plan.m // plan.token_parts // plan.token_tile}, {rows})" in (
         bsr_linear_func(plan).script())
-    assert tile_outer == sweeps
-    if sweeps:
-        assert (plan.token_parts, plan.token_tile, plan.k_slices, plan.prefetch) == (2, 8, 1, False)
+    assert tile_outer == bool(tile)
+    if tile:
+        assert (plan.token_parts, plan.token_tile, plan.k_slices, plan.prefetch) == (
+            2, tile, 1, False)
+        registers = 32 if plan.lanes == 16 else 16
+        assert tile * block[0] // plan.lanes + block[0] // plan.lanes + 2 <= registers
 
 
 @pytest.mark.parametrize(("m", "threads", "dynamic"), [(48, 2, False), (128, 1, False),
