@@ -38,8 +38,9 @@ Both are parallel over block rows, except that the rows family with tiles of a f
 (AVX2) splits the tokens among the threads (``token_parts``), each sweeping every block row over
 its share: x and y then stay in the core of the thread that writes and reads them, as they do
 in the layer norm and the next linear. Where a tile's rows of x outweigh a block's weights
-(AVX-512 16x1 and 32x1, AVX2 8x1 and 8x8) the tokens are split into tiles of 8 that each sweep
-every block row in turn (``tile_sweeps``): a tile's x stays in L1 while the weights stream.
+(AVX-512 16x1 and 32x1, AVX2 8x1, 8x8 and 16x1) the tokens are split into tiles of 8 (6 for
+AVX2 16x1) that each sweep every block row in turn (``tile_sweeps``): a tile's x stays in L1
+while the weights stream.
 
 Partial block rows (N % R) and partial token tiles get their own copy of the loop nest with
 static extents, so that the hot loops carry no bounds checks. With a dynamic token count
@@ -273,7 +274,7 @@ def plan_bsr_linear(m: int, n: int, k: int, block: tuple[int, int], target: CpuT
         # prefetching its share of the next row ran 1.02-1.05x faster (32x1 and 16x1 90 %,
         # cold weights, AVX2 code on Zen 4; BERT-base 32x1 1.03x end to end). With xᵀ, wider
         # blocks or 12-token tiles (AVX-512) it measured even (0.94-1.07x); with tile sweeps,
-        # where the weights stream in order, 0.9-0.93x.
+        # where the weights stream in order, 0.84-0.93x.
         prefetch = most <= SMALL_TILE and cols == 1 and not (by_column or sweeps)
         if sweeps:
             most = sweep_tile
