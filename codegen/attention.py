@@ -3,11 +3,12 @@
 Operands are ``[B, H, S, D]`` or, when the lowering folded the permutes around attention into the
 kernel, ``[B, S, H, D]`` (the layout the linear kernels read and write); the mask keeps its own
 broadcast shape ``[B|1, H|1, Sq|1, Sk]`` (boolean keep-mask or additive float), so neither is
-copied. Tasks of (batch, head, block of query rows) run in parallel, as few blocks per head as
-give every thread two tasks. Each task first copies
-``kᵀ [D, Sk]`` so that ``q·kᵀ`` is a small GEMM whose register tile (rows × vectors of keys) is
-fed by one broadcast of ``q`` and one vector load of ``kᵀ`` per step; the row softmax runs on the
-scores while they are in L1, with a vectorizable ``exp``; ``p·v`` is a second register-tiled GEMM
+copied; q, k and v may be heads of larger operands (``head_offsets``: the query, key and value
+projections combined into one tensor), read in place. Tasks of (batch, head, block of query rows)
+run in parallel, as few blocks per head as give every thread two tasks. Each task first copies ``kᵀ
+[D, Sk]`` so that ``q·kᵀ`` is a small GEMM whose register tile (rows × vectors of keys) is fed by
+one broadcast of ``q`` and one vector load of ``kᵀ`` per step; the row softmax runs on the scores
+while they are in L1, with a vectorizable ``exp``; ``p·v`` is a second register-tiled GEMM
 vectorized over ``v``'s contiguous feature axis. A row tile that would run past the end is moved
 back to overlap the previous one (it rewrites identical values), so every tile has static extents.
 A fully masked row gives zeros, as ``torch.nn.functional.scaled_dot_product_attention`` does.
@@ -56,6 +57,10 @@ class AttentionPlan:
     # batch and sequence length known at run time (at most batch and sq = sk); mask_shape then
     # says which mask axes broadcast (1) and which have the full run-time size (any other value)
     dynamic: bool = False
+    # q, k, v are heads offset .. offset + heads of operands with this many heads (one tensor
+    # holding all three, as a combined projection writes them); default: heads, from 0
+    operand_heads: tuple[int, int, int] | None = None
+    head_offsets: tuple[int, int, int] = (0, 0, 0)
 
     @property
     def rows_per_task(self) -> int:
@@ -131,8 +136,10 @@ def attention_func(plan: AttentionPlan) -> tirx.PrimFunc:
         T.func_attr({"tirx.noalias": True})
         batch, sq, sk = _extents(p)
         shapes = [(sq, p.d), (sk, p.d), (sk, p.dv)]
-        q, k, v = (T.arg(name, T.Buffer(_layout(p, batch, major, s, f), F32)) for name, major,
-                   (s, f) in zip("qkv", p.seq_major, shapes, strict=False))
+        q, k, v = (T.arg(name, T.Buffer(_layout(p, batch, major, s, f, heads), F32))
+                   for name, major, (s, f), heads in zip(
+                       "qkv", p.seq_major, shapes, p.operand_heads or (p.heads,) * 3,
+                       strict=False))
         mask = None
         if p.mask != "none":
             dtype = "bool" if p.mask == "bool" else F32
@@ -167,7 +174,7 @@ def _heads(p: AttentionPlan, q, k, v, mask, out, batch: Extent, sq: Extent, sk: 
         # kernel on Zen 3).
         with T.serial(0, sk) as j:
             vector_loop(p.d, p.lanes, lambda e, j=j: T.buffer_store(
-                kt, _at(k, p.seq_major[1], b, h, j, e), [e, j]))
+                kt, _at(k, p.seq_major[1], b, h + p.head_offsets[1], j, e), [e, j]))
         if p.dynamic:  # padded keys: finite scores (masked to -inf later), zero weights
             with T.serial(sk, keys) as j, T.serial(0, p.d) as e:
                 T.buffer_store(kt, tirx.const(0.0, F32), [e, j])
@@ -196,9 +203,10 @@ def _mask_shape(p: AttentionPlan, batch: Extent, sq: Extent, sk: Extent) -> tupl
     return tuple(1 if size == 1 else run_time for size, run_time in zip(shape, full, strict=True))
 
 
-def _layout(p: AttentionPlan, batch: Extent, seq_major: bool, s: Extent, f: int
-            ) -> tuple[Extent, ...]:
-    return (batch, s, p.heads, f) if seq_major else (batch, p.heads, s, f)
+def _layout(p: AttentionPlan, batch: Extent, seq_major: bool, s: Extent, f: int,
+            heads: int | None = None) -> tuple[Extent, ...]:
+    heads = heads or p.heads
+    return (batch, s, heads, f) if seq_major else (batch, heads, s, f)
 
 
 def _at(buf: tirx.Buffer, seq_major: bool, b, h, s, f) -> tirx.PrimExpr:
@@ -229,8 +237,8 @@ def _row_tile(p: AttentionPlan, q, kt, scores, v, mask, out, b, h, i0, sk: Exten
         with T.unroll(0, rows) as r, T.vectorized(0, width) as c:
             T.buffer_store(acc, tirx.const(0.0, F32), [r, c])
         with T.serial(0, p.d) as e, T.unroll(0, rows) as r, T.vectorized(0, width) as c:
-            T.buffer_store(acc, acc[r, c] + _at(q, p.seq_major[0], b, h, i0 + r, e)
-                           * kt[e, j0 + c], [r, c])
+            query = _at(q, p.seq_major[0], b, h + p.head_offsets[0], i0 + r, e)
+            T.buffer_store(acc, acc[r, c] + query * kt[e, j0 + c], [r, c])
         with T.unroll(0, rows) as r, T.vectorized(0, width) as c:
             T.buffer_store(scores, _masked(p, mask, acc[r, c], b, h, i0 + r, j0 + c, sk),
                            [r, j0 + c])
@@ -249,8 +257,8 @@ def _row_tile(p: AttentionPlan, q, kt, scores, v, mask, out, b, h, i0, sk: Exten
         with T.unroll(0, rows) as r, T.vectorized(0, width) as c:
             T.buffer_store(acc, tirx.const(0.0, F32), [r, c])
         with T.serial(0, sk) as j, T.unroll(0, rows) as r, T.vectorized(0, width) as c:
-            T.buffer_store(acc, acc[r, c] + scores[r, j] * _at(v, p.seq_major[2], b, h, j, c0 + c),
-                           [r, c])
+            value = _at(v, p.seq_major[2], b, h + p.head_offsets[2], j, c0 + c)
+            T.buffer_store(acc, acc[r, c] + scores[r, j] * value, [r, c])
         with T.unroll(0, rows) as r, T.vectorized(0, width) as c:
             index = [b, i0 + r, h, c0 + c] if p.seq_major[3] else [b, h, i0 + r, c0 + c]
             T.buffer_store(out, acc[r, c] * inverse[r], index)

@@ -8,7 +8,8 @@ library stays small and its build time does not grow with the weights. Each op m
   see the ``fusion`` pass) in the kernel's store; weights are packed into the kernel's layout
   here, at build time. Other linears (weights computed at run time) become a batched matmul.
 - ``attention``: the kernel of ``attention.py``, reading and writing each operand in the layout
-  the op's ``layout`` property gives.
+  the op's ``layout`` property gives, and q, k, v from their ``head_offsets`` on when the op
+  has them (one tensor holding all three: a combined projection's result, not copied).
 - ``matmul``: the kernel of ``matmul.py``.
 - everything else: the Relax op of the same meaning, legalized to TE later and scheduled by
   ``schedule.py`` (elementwise, casts, shapes, layer_norm, softmax, reductions, gathers).
@@ -29,6 +30,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import tvm
@@ -53,6 +55,7 @@ from sparsec.ir.dialects import func as func_dialect
 from sparsec.ir.dialects import sparsec
 from sparsec.ir.dialects.sparsec import (
     DYNAMIC_SIZE,
+    attention_heads,
     attention_layouts,
     linear_epilogue,
     linear_weights,
@@ -550,10 +553,11 @@ def _attention(low: _Lowerer, op: Operation, q, k, v, mask=None) -> relax.Expr:
     sk, d = int(kt.shape[-2]), int(qt.shape[-1])
     heads_first = len(batch_shape) == 2
     bh = tuple(batch_shape) if heads_first else (1, math.prod(batch_shape))
+    sliced = attention_heads(op)  # rank 4: read in place, as are bshd operands
     args = []
     for x, t, tail, layout in zip((q, k, v), (qt, kt, vt), ((sq, d), (sk, d), (sk, dv)),
                                   layouts[:3], strict=True):
-        args.append(x if layout == "bshd" else low._reshape(
+        args.append(x if layout == "bshd" or sliced else low._reshape(
             low._batched(x, t, batch_shape, tail, bh[1] * bh[0]), (*bh, *tail)))
     kind, mask_shape = "none", None
     if mask is not None:
@@ -567,7 +571,8 @@ def _attention(low: _Lowerer, op: Operation, q, k, v, mask=None) -> relax.Expr:
         args.append(mask)
     seq_major = tuple(layout == "bshd" for layout in layouts)
     plan = AttentionPlan(bh[0], bh[1], sq, sk, d, dv, float(view.scale), kind,
-                         low.target.vector_lanes, seq_major, mask_shape, low.target.num_threads)
+                         low.target.vector_lanes, seq_major, mask_shape, low.target.num_threads,
+                         **_head_slices(sliced, [int(t.shape[1]) for t in (qt, kt, vt)]))
     if seq_major[3]:
         return low._call(attention_func(plan), "attention", args, (bh[0], sq, bh[1], dv))
     y = low._call(attention_func(plan), "attention", args, (*bh, sq, dv))
@@ -582,9 +587,11 @@ def _dynamic_attention(low: _Lowerer, op: Operation, layouts, q, k, v, mask) -> 
     if any(len(dims) != 4 for dims in shapes) or (mask is not None and view.mask.type.rank != 4):
         raise LoweringError(f"{_where(op)}: attention with run-time sizes needs rank-4 "
                             "query, key, value and mask")
-    (b, s, h, d), (_, sk, _, _), (_, _, _, dv) = (
-        dims if layout == "bshd" else [dims[0], dims[2], dims[1], dims[3]]
-        for dims, layout in zip(shapes, layouts[:3], strict=True))
+    shapes = [dims if layout == "bshd" else [dims[0], dims[2], dims[1], dims[3]]
+              for dims, layout in zip(shapes, layouts[:3], strict=True)]
+    (b, s, h, d), (_, sk, _, _), (_, _, _, dv) = shapes
+    sliced = attention_heads(op)
+    h = sliced[0] if sliced else h
     if not tvm_ffi.structural_equal(s, sk):
         raise LoweringError(f"{_where(op)}: attention with run-time sizes is compiled for "
                             "self-attention only (as many keys as queries)")
@@ -596,9 +603,18 @@ def _dynamic_attention(low: _Lowerer, op: Operation, layouts, q, k, v, mask) -> 
     seq_major = tuple(layout == "bshd" for layout in layouts)
     plan = AttentionPlan(low._bound(b), int(h), low._bound(s), low._bound(s), int(d), int(dv),
                          float(view.scale), kind, low.target.vector_lanes, seq_major, mask_shape,
-                         low.target.num_threads, dynamic=True)
+                         low.target.num_threads, dynamic=True,
+                         **_head_slices(sliced, [int(dims[2]) for dims in shapes]))
     out = (b, s, h, dv) if seq_major[3] else (b, h, s, dv)
     return low._call(attention_func(plan), "attention", args, out)
+
+
+def _head_slices(sliced: tuple[int, tuple[int, int, int]] | None, operand_heads: list[int]
+                 ) -> dict[str, Any]:
+    """The plan fields of an attention that reads its heads from slices of its operands."""
+    if sliced is None:
+        return {}
+    return {"operand_heads": tuple(operand_heads), "head_offsets": sliced[1]}
 
 
 @_lowers("sparsec.softmax")

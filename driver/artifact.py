@@ -143,6 +143,9 @@ class WeightDecision:
         return math.inf if self.predicted_speedup is None else self.predicted_speedup
 
 
+WEIGHTS_JOINER = " + "  # between the names of the weights a combined linear stacks
+
+
 @dataclass(frozen=True)
 class BsrLayout:
     """Where one BSR weight's arrays are among the params, and the layout they must have.
@@ -156,7 +159,7 @@ class BsrLayout:
     group. The kernels trust all this, and read or write outside their buffers when it is wrong.
     """
 
-    weight: str
+    weight: str  # a combined linear's weights joined by WEIGHTS_JOINER, rows stacked in order
     block: tuple[int, int]
     dense_shape: tuple[int, int]
     data: str  # param names
@@ -164,6 +167,11 @@ class BsrLayout:
     indptr: str
     slices: int = 1  # K slices of the kernel's layout (codegen/bsr_linear.py)
     sweep_rows: int = 0  # block rows per group of a column-sweep layout; 0: by block row
+
+    @property
+    def weights(self) -> tuple[str, ...]:
+        """The weights these arrays hold: one, or each of a combined linear's."""
+        return tuple(self.weight.split(WEIGHTS_JOINER))
 
     @property
     def grid(self) -> tuple[int, int]:

@@ -36,6 +36,7 @@ import numpy as np
 import sparsec
 from sparsec.artifact import (
     LIBRARY,
+    WEIGHTS_JOINER,
     BsrLayout,
     Manifest,
     TensorInfo,
@@ -45,7 +46,7 @@ from sparsec.artifact import (
     write_params,
 )
 from sparsec.atomic import atomic_path, write_text
-from sparsec.ir.attributes import DenseResourceAttr, DictAttr, StringAttr
+from sparsec.ir.attributes import ArrayAttr, DenseResourceAttr, DictAttr, StringAttr
 from sparsec.ir.core import Operation
 from sparsec.ir.diagnostics import SparsecError as UserError
 from sparsec.ir.dialects.sparsec import BsrLinear, Linear
@@ -59,7 +60,9 @@ from sparsec.passes import (
     parse_pipeline,
 )
 from sparsec.passes.block_shape_selection import DECISION_ATTR, BlockShapeSelection
+from sparsec.passes.combine_parallel_linears import PARTS_ATTR, CombineParallelLinears
 from sparsec.passes.cost_model import load_cost_model
+from sparsec.passes.fusion import Fusion
 from sparsec.passes.sparsify import Sparsify
 from sparsec.passes.sparsity_analysis import DEFAULT_BLOCK_SHAPES, SPARSITY_ATTR, SparsityAnalysis
 
@@ -71,7 +74,8 @@ if TYPE_CHECKING:
 Progress = Callable[[str], None]
 
 PASSES_BEFORE = "canonicalize,cse"  # then the sparsity passes, unless disabled
-PASSES_AFTER = "fusion,canonicalize,dce"  # fusion: what becomes one kernel, shown in the IR
+# What becomes one kernel, shown in the IR: linears reading one input, epilogues, layouts.
+PASSES_AFTER = "combine-parallel-linears,fusion,canonicalize,dce"
 PIPELINE_ATTR = "sparsec.pipeline"  # on a module: the passes run on it so far, as a pipeline
 # Options of the passes that decide sparsity, with their CLI spelling (no effect once they ran).
 SELECTION_OPTIONS = (("--block-shape", "block_shape"), ("--layer", "layers"),
@@ -225,6 +229,8 @@ def source_module(source: Any, example_inputs: Any, options: CompileOptions,
         return module, passes
     done = passes_run(module, path)
     _check_options_apply(options, done, path)
+    if Fusion.name in done:  # after fusion, attention could no longer read the slices in place
+        done.add(CombineParallelLinears.name)
     return module, [pass_ for pass_ in passes if pass_.name not in done]
 
 
@@ -358,19 +364,30 @@ def weight_decisions(module: Operation) -> tuple[WeightDecision, ...]:
     """The decision of every linear the sparsity passes annotated (dense or BSR), in op order."""
     decisions = []
     for op in module.walk():
-        decision, sparsity = op.attributes.get(DECISION_ATTR), op.attributes.get(SPARSITY_ATTR)
-        if not isinstance(decision, DictAttr) or not isinstance(sparsity, DictAttr):
-            continue
-        speedup = float(decision["predicted_speedup"].value)
-        decisions.append(WeightDecision(
-            weight=str(sparsity["weight"].value),
-            shape=_dense_shape(op),
-            density=float(sparsity["density"].value),
-            block_shape=str(decision["block_shape"].value),
-            predicted_speedup=speedup if math.isfinite(speedup) else None,
-            reason=str(decision["reason"].value),
-        ))
+        for sparsity, decision, shape in annotated_weights(op):
+            speedup = float(decision["predicted_speedup"].value)
+            decisions.append(WeightDecision(
+                weight=str(sparsity["weight"].value),
+                shape=shape,
+                density=float(sparsity["density"].value),
+                block_shape=str(decision["block_shape"].value),
+                predicted_speedup=speedup if math.isfinite(speedup) else None,
+                reason=str(decision["reason"].value),
+            ))
     return tuple(decisions)
+
+
+def annotated_weights(op: Operation) -> list[tuple[DictAttr, DictAttr, tuple[int, int]]]:
+    """(sparsity, decision, [out, in]) of each weight of a linear the sparsity passes
+    annotated: one, or each of the weights a combined linear holds (none if unannotated)."""
+    sparsity, decision = op.attributes.get(SPARSITY_ATTR), op.attributes.get(DECISION_ATTR)
+    if isinstance(sparsity, DictAttr) and isinstance(decision, DictAttr):
+        return [(sparsity, decision, _dense_shape(op))]
+    parts = op.attributes.get(PARTS_ATTR)
+    if not (isinstance(sparsity, ArrayAttr) and isinstance(decision, ArrayAttr) and parts):
+        return []
+    k = _dense_shape(op)[1]
+    return [(s, d, (int(rows), k)) for s, d, rows in zip(sparsity, decision, parts, strict=True)]
 
 
 def _dense_shape(op: Operation) -> tuple[int, int]:
@@ -391,11 +408,11 @@ def bsr_layouts(module: Operation) -> tuple[BsrLayout, ...]:
             continue
         bsr = BsrLinear(op)
         keys = [_resource_key(value) for value in (bsr.data, bsr.indices, bsr.indptr)]
-        weight = op.attributes.get(SPARSITY_ATTR)
         if None in keys:
             continue  # inline constants are compiled into the library, not loaded
         rows, cols = (int(v) for v in bsr.block_shape)
-        name = str(weight["weight"].value) if isinstance(weight, DictAttr) else str(keys[0])
+        weights = [str(sparsity["weight"].value) for sparsity, _, _ in annotated_weights(op)]
+        name = WEIGHTS_JOINER.join(weights) or str(keys[0])
         layouts.append(BsrLayout(name, (rows, cols), _dense_shape(op), *keys))
     return tuple(layouts)
 

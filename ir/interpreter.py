@@ -28,7 +28,7 @@ from .core import Operation, Value
 from .diagnostics import SparsecError
 from .dialects import sparsec
 from .dialects.func import Func, dim_ranges, input_shapes
-from .dialects.sparsec import attention_layouts, fill_sizes, linear_epilogue
+from .dialects.sparsec import attention_heads, attention_layouts, fill_sizes, linear_epilogue
 from .matchers import BINARY_OPS, COMPARE_PREDICATES, REDUCE_KINDS, UNARY_OPS, ints, table_for
 from .types import FunctionType, TensorType, is_float, to_numpy_dtype
 
@@ -409,6 +409,10 @@ def _attention(
     Operands and result in layout bshd are read and written with seq and heads swapped."""
     layouts = attention_layouts(op)
     q, k, v = (_heads_first(a, layout) for a, layout in zip((q, k, v), layouts[:3], strict=True))
+    sliced = attention_heads(op)
+    if sliced is not None:
+        heads, starts = sliced
+        q, k, v = (a[:, start:start + heads] for a, start in zip((q, k, v), starts, strict=True))
     scores = np.matmul(q, np.swapaxes(k, -1, -2)) * q.dtype.type(sparsec.Attention(op).scale)
     if mask is not None and mask.dtype == np.bool_:
         scores = np.where(mask, scores, -np.inf).astype(q.dtype)

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sparsec.ir.attributes import ArrayAttr, Attribute, StringAttr
+from sparsec.ir.attributes import ArrayAttr, Attribute, IntegerAttr, StringAttr, i64_array
 from sparsec.ir.core import Operation, Value
 from sparsec.ir.dialects.sparsec import (
     BsrLinear,
     Gelu,
     Linear,
     Permute,
+    Reshape,
+    Slice,
+    attention_heads,
     attention_layouts,
     linear_epilogue,
     linear_weights,
@@ -31,7 +34,7 @@ from sparsec.ir.dialects.sparsec import (
 )
 from sparsec.ir.matchers import ints, producer, sole_user
 from sparsec.ir.opdef import lookup
-from sparsec.ir.types import TensorType, Type
+from sparsec.ir.types import TensorType, Type, i64
 
 from .pass_base import Pass
 from .registry import register_pass
@@ -87,10 +90,11 @@ def fuse_epilogue(op: Operation) -> bool:
     return True
 
 
-def absorb_permutes(op: Operation) -> bool:
-    """Read permuted operands and write a permuted result of attention ``op`` in place."""
+def absorb_permutes(op: Operation) -> Operation | None:
+    """Read permuted operands and write a permuted result of attention ``op`` in place; the
+    new attention op, or None if nothing changes."""
     if op.result.type.rank != 4:
-        return False
+        return None
     before = attention_layouts(op)
     layouts, operands = list(before), list(op.operands)
     batch = swap_seq_heads(op.result.type, before[3], "result").shape[:2]
@@ -104,7 +108,7 @@ def absorb_permutes(op: Operation) -> bool:
     if fold_result:
         layouts[3] = "bshd"
     if tuple(layouts) == before:
-        return False
+        return None
     layout = ArrayAttr(tuple(StringAttr(name) for name in layouts))
     result_type = user.result.type if fold_result else op.result.type
     new = _rebuilt(op, operands, "layout", layout, result_type)
@@ -113,14 +117,70 @@ def absorb_permutes(op: Operation) -> bool:
     for dead in (op, *absorbed):
         if dead.parent is not None and not dead.has_uses:
             dead.erase()
+    return new
+
+
+def absorb_head_slices(op: Operation) -> bool:
+    """Read bshd query, key and value that are heads of slices of one tensor (the combined
+    projections' result) from that tensor in place: ``heads`` and ``head_offsets`` say where."""
+    if attention_heads(op) is not None or attention_layouts(op)[:3] != ("bshd",) * 3:
+        return False
+    operands, offsets, whole = list(op.operands), [0, 0, 0], {}
+    for i in range(3):
+        found = _head_slice(operands[i])
+        if found is None:
+            continue
+        reshape, source, first_head = found
+        if id(source) not in whole:
+            whole[id(source)] = _all_heads(reshape, source)
+        operands[i], offsets[i] = whole[id(source)], first_head
+    if not whole:
+        return False
+    heads = op.operands[0].type.shape[2]
+    props = {"heads": IntegerAttr(heads, i64), "head_offsets": i64_array(offsets)}
+    new = _rebuilt(op, operands, "heads", props["heads"],
+                   op.result.type, props)
+    absorbed = [value.definer for value in op.operands[:3] if value not in operands]
+    replace_op(op, new)
+    for reshape in dict.fromkeys(absorbed):
+        if reshape.parent is not None and not reshape.has_uses:
+            sliced = reshape.operands[0].definer
+            reshape.erase()
+            if not sliced.has_uses:
+                sliced.erase()
     return True
 
 
+def _head_slice(value: Value) -> tuple[Operation, Value, int] | None:
+    """``(reshape, x, first head)`` when ``value`` is ``reshape(slice(x))`` that splits the
+    last axis, sliced at a whole head, into heads of that size."""
+    reshape = producer(value, "sparsec.reshape")
+    sliced = producer(Reshape(reshape).input, "sparsec.slice") if reshape else None
+    if sliced is None or sliced.operands[1:] or int(Slice(sliced).step) != 1:
+        return None
+    source, part = Slice(sliced).input.type, sliced.result.type
+    if int(Slice(sliced).axis) != part.rank - 1 or value.type.rank != part.rank + 1 \
+            or tuple(value.type.shape[:-2]) != tuple(part.shape[:-1]):
+        return None
+    size, start = value.type.shape[-1], int(Slice(sliced).start)
+    if size is None or source.shape[-1] is None or start % size or source.shape[-1] % size:
+        return None
+    return reshape, Slice(sliced).input, start // size
+
+
+def _all_heads(reshape: Operation, source: Value) -> Value:
+    """``source`` reshaped as ``reshape`` reshapes its slice: into all of its heads."""
+    shape = list(ints(reshape, "shape"))
+    shape[-2] = source.type.shape[-1] // shape[-1]
+    return Reshape.build([source, *Reshape(reshape).sizes], {"shape": i64_array(shape)}).result
+
+
 def _rebuilt(op: Operation, operands: list[Value], prop: str, value: Attribute,
-             result_type: Type) -> Operation:
-    """A new ``op`` on ``operands`` with property ``prop`` set, keeping its annotations."""
-    new = lookup(op.name).build(operands, {**op.properties, prop: value}, [result_type],
-                                location=op.location)
+             result_type: Type, more: dict[str, Attribute] | None = None) -> Operation:
+    """A new ``op`` on ``operands`` with property ``prop`` (and ``more``) set, keeping its
+    annotations."""
+    properties = {**op.properties, prop: value, **(more or {})}
+    new = lookup(op.name).build(operands, properties, [result_type], location=op.location)
     new.attributes.update(op.attributes)
     return new
 
@@ -190,4 +250,5 @@ class Fusion(Pass):
             if op.name in LINEARS:
                 fuse_epilogue(op)
             elif op.name == "sparsec.attention":
-                absorb_permutes(op)
+                absorbed = absorb_permutes(op)
+                absorb_head_slices(absorbed or op)

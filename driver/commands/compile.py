@@ -137,7 +137,8 @@ def kernel_layouts(manifest: Manifest) -> dict[str, str]:
     """Each BSR weight's kernel layout, as its packed params are named (``KEY:LAYOUT``):
     ``rows``, ``rows-4slices`` (K swept in 4 slices), ``tokens``, ``tokens-sweep128`` (groups of
     128 rows swept by block column); see ``codegen/bsr_linear.py``."""
-    return {layout.weight: layout.data.partition(":")[2] or "bsr" for layout in manifest.bsr}
+    return {weight: layout.data.partition(":")[2] or "bsr" for layout in manifest.bsr
+            for weight in layout.weights}
 
 
 def existing_artifact(path: str) -> bool:

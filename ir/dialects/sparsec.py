@@ -293,6 +293,31 @@ def attention_layouts(op: Operation) -> tuple[str, str, str, str]:
     return layouts  # type: ignore[return-value]
 
 
+def attention_heads(op: Operation) -> tuple[int, tuple[int, int, int]] | None:
+    """``(heads, (query, key, value offsets))`` when the attention reads its heads from a slice
+    of each operand's heads axis (properties ``heads`` and ``head_offsets``, as the fusion pass
+    sets them for q, k and v in one tensor), else None."""
+    count, offsets = op.properties.get("heads"), op.properties.get("head_offsets")
+    if count is None and offsets is None:
+        return None
+    if count is None or offsets is None or len(offsets) != 3:
+        raise VerifyError("heads and head_offsets go together: a head count and the first head "
+                          "of query, key and value")
+    heads, starts = int(count.value), tuple(int(v) for v in offsets)
+    if heads < 1 or min(starts) < 0:
+        raise VerifyError(f"heads {heads} must be >= 1 and head_offsets {list(starts)} >= 0")
+    return heads, starts  # type: ignore[return-value]
+
+
+def _head_slice(t: TensorType, heads: int, start: int, what: str) -> TensorType:
+    """Heads ``start .. start + heads`` of bhsd ``t``."""
+    if t.rank != 4:
+        raise VerifyError(f"{what} read from head {start} on must have rank 4, got {t}")
+    if t.shape[1] is not None and start + heads > t.shape[1]:
+        raise VerifyError(f"{what} has {t.shape[1]} heads, not heads {start}..{start + heads}")
+    return t.with_shape((t.shape[0], heads, *t.shape[2:]))
+
+
 def swap_seq_heads(t: TensorType, layout: str, what: str) -> TensorType:
     """``t`` in the bhsd layout: a bshd rank-4 tensor with axes 1 and 2 swapped."""
     if layout == "bhsd":
@@ -309,6 +334,10 @@ def infer_attention(op: Operation) -> list[Type]:
     names = ("query", "key", "value")
     q, k, v = (swap_seq_heads(t, layout, what)
                for t, layout, what in zip((q, k, v), layouts[:3], names, strict=True))
+    sliced = attention_heads(op)
+    if sliced is not None:
+        q, k, v = (_head_slice(t, sliced[0], start, what)
+                   for t, start, what in zip((q, k, v), sliced[1], names, strict=True))
     if min(q.rank, k.rank, v.rank) < 2:
         raise VerifyError(f"attention needs rank>=2 query, key and value, got {q}, {k}, {v}")
     _check_dim("query and key head sizes differ", q.shape[-1], k.shape[-1])
@@ -526,9 +555,13 @@ Matmul = define(
 Attention = define(
     "sparsec.attention",
     "softmax(q @ k^T * scale + mask) @ v (scaled dot-product attention); `layout` says which"
-    " of query, key, value, result are [batch, seq, heads, dim] (bshd) instead of bhsd.",
+    " of query, key, value, result are [batch, seq, heads, dim] (bshd) instead of bhsd;"
+    " `heads` and `head_offsets`: query, key and value are heads offset .. offset + heads of"
+    " their operands (rank 4).",
     operands=("query", "key", "value", "mask?"),
-    properties={"scale": prop(FloatAttr), "layout": prop(ArrayAttr, optional=True)},
+    properties={"scale": prop(FloatAttr), "layout": prop(ArrayAttr, optional=True),
+                "heads": prop(IntegerAttr, optional=True),
+                "head_offsets": prop(DenseArrayAttr, optional=True)},
     traits=(PURE,),
     infer=infer_attention,
 )

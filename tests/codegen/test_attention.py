@@ -117,3 +117,29 @@ def test_one_dynamic_kernel_serves_every_batch_and_length(spec, kind, seq_major)
                              seq_major)
         np.testing.assert_allclose(tensors[-1].numpy(), expected, atol=1e-5,
                                    err_msg=f"batch {batch}, seq {seq}")
+
+
+@pytest.mark.parametrize("spec", ["llvm", "llvm -mcpu=znver3"])
+@pytest.mark.parametrize("dynamic", [False, True], ids=["static", "dynamic"])
+@pytest.mark.parametrize("seq_major", [True, False], ids=["bshd", "bhsd"])
+def test_query_key_and_value_read_from_heads_of_one_tensor(spec, dynamic, seq_major):
+    """q, k, v as heads 0-2, 3-5 and 6-8 of one 9-head tensor (a combined projection's
+    result), read in place: the result of three separate tensors."""
+    target = parse_target(spec, num_threads=2)
+    if not target.runs_on_host():
+        pytest.skip(f"this host cannot run {spec!r} code")
+    batch, heads, seq, size = 2, 3, 19, 16
+    tile = AttentionPlan(batch, heads, seq, seq, size, size, 0.125, "additive",
+                         target.vector_lanes, (seq_major,) * 4, (batch, 1, 1, seq), 2,
+                         dynamic=dynamic, operand_heads=(9, 9, 9), head_offsets=(0, 3, 6))
+    rng = np.random.default_rng(3)
+    axis = 2 if seq_major else 1
+    shape = [batch, seq, 9, size] if seq_major else [batch, 9, seq, size]
+    packed = rng.standard_normal(shape).astype(np.float32)
+    q, k, v = np.split(packed, 3, axis=axis)
+    mask = np.where(rng.random((batch, 1, 1, seq)) < 0.2, -1e4, 0.0).astype(np.float32)
+    kernel = CompiledKernel(attention_func(tile), "attention", target)
+    tensors = kernel.tensors(packed, packed, packed, mask, np.zeros_like(q))
+    kernel.run(*tensors)
+    np.testing.assert_allclose(tensors[-1].numpy(), reference(q, k, v, mask, seq_major),
+                               atol=1e-5)

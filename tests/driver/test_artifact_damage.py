@@ -34,7 +34,8 @@ from sparsec.artifact import (
 from sparsec.commands import bench as bench_cmd
 from sparsec.runtime import random_inputs
 
-QUERY = "encoder.layer.0.attention.self.query.weight"
+# A weight with BSR arrays of its own (query, key and value share theirs: combined)
+OUTPUT = "encoder.layer.0.attention.output.dense.weight"
 
 
 def edit_params(folder, edit) -> None:
@@ -73,7 +74,7 @@ def assert_refused(result: subprocess.CompletedProcess, message: str) -> None:
 
 def set_in(role: str, index: int, value) -> object:
     def edit(arrays: dict) -> None:
-        arrays[bsr_array(arrays, QUERY, role)][index] = value
+        arrays[bsr_array(arrays, OUTPUT, role)][index] = value
     return edit
 
 
@@ -101,8 +102,8 @@ def test_damage_that_crashed_is_refused_in_a_subprocess(pruned_copy, how):
 SILENT = {  # damage -> the refusal; each ran with exit 0 and wrong outputs before
     "index one past the end": (set_in("indices", 0, 64),
                                "block column 64 in indices is outside 0..63"),
-    "NaN in BSR data": (lambda a: a[bsr_array(a, QUERY, "data")].flat.__setitem__(0, np.nan),
-                        f"weight '{QUERY}.bsr32x1.data:rows' holds nan at index [0, 0, 0]"),
+    "NaN in BSR data": (lambda a: a[bsr_array(a, OUTPUT, "data")].flat.__setitem__(0, np.nan),
+                        f"weight '{OUTPUT}.bsr32x1.data:rows' holds nan at index [0, 0, 0]"),
     "inf in a layer norm": (lambda a: a["embeddings.LayerNorm.weight"].__setitem__(7, np.inf),
                             "weight 'embeddings.LayerNorm.weight' holds inf at index [7]"),
 }
@@ -121,9 +122,14 @@ def test_damage_that_ran_silently_wrong_is_refused(pruned_copy, how):
 def test_every_bsr_weight_is_recorded_with_its_layout(pruned_artifact):
     manifest = sparsec.load(pruned_artifact).manifest
     bsr = {w.weight: w for w in manifest.weights if w.block_shape != "dense"}
-    assert bsr and sorted(layout.weight for layout in manifest.bsr) == sorted(bsr)
+    assert bsr and sorted(w for layout in manifest.bsr for w in layout.weights) == sorted(bsr)
     for layout in manifest.bsr:
-        assert layout.block == (32, 1) and layout.dense_shape == bsr[layout.weight].shape
+        parts = [bsr[weight].shape for weight in layout.weights]
+        assert layout.block == (32, 1)
+        assert layout.dense_shape == (sum(rows for rows, _ in parts), parts[0][1])
+    combined = [layout.weights for layout in manifest.bsr if len(layout.weights) > 1]
+    assert combined[0] == tuple(f"encoder.layer.0.attention.self.{name}.weight"
+                                for name in ("query", "key", "value"))
     assert all(info.finite for info in manifest.params)
 
 
@@ -133,9 +139,9 @@ def test_every_bsr_weight_is_recorded_with_its_layout(pruned_artifact):
 def test_swapped_weights_are_refused(pruned_copy):
     """Two same-shaped weights swapped ran with a max error of 4.6 and exit 0."""
     def swap(arrays: dict) -> None:
-        key = bsr_array(arrays, QUERY.replace("query", "key"), "data")
-        query = bsr_array(arrays, QUERY, "data")
-        arrays[query], arrays[key] = arrays[key], arrays[query]
+        other = bsr_array(arrays, OUTPUT.replace("layer.0", "layer.1"), "data")
+        first = bsr_array(arrays, OUTPUT, "data")
+        arrays[first], arrays[other] = arrays[other], arrays[first]
 
     edit_params(pruned_copy, swap)
     assert_refused_here(pruned_copy, "params.npz' has changed since the artifact was written")
@@ -164,7 +170,7 @@ def assert_refused_here(artifact, message: str) -> None:
 def test_another_models_library_is_refused(pruned_copy, dense_artifact):
     shutil.copy(dense_artifact / LIBRARY, pruned_copy / LIBRARY)
     write_checksums(pruned_copy)
-    assert_refused_here(pruned_copy, "does not match the manifest: its main takes 41 arguments, "
+    assert_refused_here(pruned_copy, "does not match the manifest: its main takes 33 arguments, "
                                      "the manifest lists")
 
 

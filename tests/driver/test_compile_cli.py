@@ -120,9 +120,9 @@ def test_pipelines_with_and_without_sparsity():
     sparse = format_pipeline(build_passes(CompileOptions(block_shape="32x1")))
     assert sparse.startswith("canonicalize,cse,sparsity-analysis")
     assert "block-shape-selection{" in sparse and "force=32x1" in sparse
-    assert sparse.endswith("sparsify,fusion,canonicalize,dce")
+    assert sparse.endswith("sparsify,combine-parallel-linears,fusion,canonicalize,dce")
     dense = format_pipeline(build_passes(CompileOptions(sparsity=False)))
-    assert dense == "canonicalize,cse,fusion,canonicalize,dce"
+    assert dense == "canonicalize,cse,combine-parallel-linears,fusion,canonicalize,dce"
 
 
 def test_the_output_help_names_the_default_the_command_uses():

@@ -55,7 +55,7 @@ def test_dense_model_matches_pytorch(dense_artifact, tiny_bert):
     assert_matches_pytorch(model, tiny_bert)
     manifest = model.manifest
     assert manifest.weights == ()
-    assert manifest.pipeline == "canonicalize,cse,fusion,canonicalize,dce"
+    assert manifest.pipeline == "canonicalize,cse,combine-parallel-linears,fusion,canonicalize,dce"
 
 
 def test_pruned_model_matches_pytorch(pruned_artifact, pruned_bert):
@@ -244,16 +244,23 @@ def test_dump_ir_writes_every_stage(pruned_bert, tmp_path):
     names = sorted(p.name for p in dumps.iterdir())
     assert names == ["00-import.mlir", "01-canonicalize.mlir", "02-cse.mlir",
                      "03-sparsity-analysis.mlir", "04-block-shape-selection.mlir",
-                     "05-sparsify.mlir", "06-fusion.mlir", "07-canonicalize.mlir", "08-dce.mlir"]
+                     "05-sparsify.mlir", "06-combine-parallel-linears.mlir", "07-fusion.mlir",
+                     "08-canonicalize.mlir", "09-dce.mlir"]
     assert '"sparsec.bsr_linear"' not in (dumps / "04-block-shape-selection.mlir").read_text()
     sparsified = (dumps / "05-sparsify.mlir").read_text()
     assert '"sparsec.bsr_linear"' in sparsified and "sparsec.decision" in sparsified
     assert "dialect_resources" not in sparsified  # weights elided by default
     assert "epilogue" not in sparsified and "layout" not in sparsified
-    fused = (dumps / "06-fusion.mlir").read_text()  # each layer's FFN, attention output, QKV
+    combined = (dumps / "06-combine-parallel-linears.mlir").read_text()  # each layer's QKV
+    assert combined.count("sparsec.parts = array<i64: 64, 64, 64>") == 2
+    slices = sparsified.count('"sparsec.slice"')  # the pooler's first token
+    assert combined.count('"sparsec.slice"') == slices + 6
+    fused = (dumps / "07-fusion.mlir").read_text()  # each layer's FFN, attention output, QKV
     assert fused.count('epilogue = ["gelu"]') == fused.count('epilogue = ["residual"]') / 2 == 2
     assert fused.count('layout = ["bshd", "bshd", "bshd", "bshd"]') == 2
+    assert fused.count("head_offsets = array<i64: 0, 4, 8>, heads = 4") == 2
     assert '"sparsec.gelu"' not in fused and '"sparsec.permute"' not in fused
+    assert fused.count('"sparsec.slice"') == slices  # attention reads q, k, v in place
 
 
 class Interrupt(KeyboardInterrupt):

@@ -33,6 +33,7 @@ from sparsec.compiler import (
 from sparsec.runtime import random_inputs
 
 UP_TO_SPARSIFY = "canonicalize,cse,sparsity-analysis,block-shape-selection{force=32x1},sparsify"
+AFTER = "combine-parallel-linears,fusion,dce"  # canonicalize ran already
 
 
 def cli() -> typer.Typer:
@@ -84,7 +85,7 @@ def test_import_opt_compile_gives_the_direct_compile(sparsified, pruned_artifact
        "--keep-resources")
     chain, direct = sparsec.load(out), sparsec.load(pruned_artifact)
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["pipeline"] == f"{UP_TO_SPARSIFY},fusion,dce"  # nothing run twice
+    assert manifest["pipeline"] == f"{UP_TO_SPARSIFY},{AFTER}"  # nothing run twice
     assert manifest["weights"] == json.loads((pruned_artifact / "manifest.json").read_text())[
         "weights"]
     assert chain.inputs == direct.inputs and chain.outputs == direct.outputs
@@ -92,17 +93,20 @@ def test_import_opt_compile_gives_the_direct_compile(sparsified, pruned_artifact
     for ours, theirs in zip(chain(**inputs), direct(**inputs), strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
     # IR from before the fusion pass existed gets fused; the dumps show it.
-    assert 'epilogue = ["gelu"]' in (dumps / "01-fusion.mlir").read_text()
+    assert 'epilogue = ["gelu"]' in (dumps / "02-fusion.mlir").read_text()
+    assert "sparsec.parts = array<i64: 64, 64, 64>" in (dumps / "01-combine-parallel-linears.mlir"
+                                                        ).read_text()
     # The dumps record the pipeline too: compiling the last one would run nothing.
-    last = load_ir(dumps / "02-dce.mlir")
-    assert recorded_pipeline(last) == f"{UP_TO_SPARSIFY},fusion,dce"
+    last = load_ir(dumps / "03-dce.mlir")
+    assert recorded_pipeline(last) == f"{UP_TO_SPARSIFY},{AFTER}"
     assert not [p for p in build_passes(CompileOptions()) if p.name not in passes_run(last, dumps)]
 
 
 def test_unfused_ir_that_skips_fusion_lowers_each_op_apart(sparsified, pruned_artifact,
                                                           tmp_path):
     """IR recording fusion as run but holding no fused op (fusion not run, say) compiles
-    without epilogues or layouts, to the same numbers."""
+    without epilogues or layouts, to the same numbers; linears are not combined after fusion
+    (attention would copy the slices)."""
     unfused = tmp_path / "unfused.mlir"
     unfused.write_text(sparsified.read_text().replace(
         f'{PIPELINE_ATTR} = "{UP_TO_SPARSIFY}"', f'{PIPELINE_ATTR} = "{UP_TO_SPARSIFY},fusion"'))
@@ -124,11 +128,12 @@ def test_decisions_made_in_the_ir_are_kept(imported, tmp_path):
        selected)
     _, passes = source_module(str(selected), None, CompileOptions(),
                                     build_passes(CompileOptions()), lambda stage: None)
-    assert [p.name for p in passes] == ["canonicalize", "cse", "sparsify", "fusion",
-                                        "canonicalize", "dce"]
+    assert [p.name for p in passes] == ["canonicalize", "cse", "sparsify",
+                                        "combine-parallel-linears", "fusion", "canonicalize",
+                                        "dce"]
     _, rerun = source_module(str(selected), None, CompileOptions(rerun_passes=True),
                               build_passes(CompileOptions()), lambda stage: None)
-    assert len(rerun) == 8
+    assert len(rerun) == 9
     out = tmp_path / "selected.sparsec"
     ok("compile", selected, "-o", out, "--threads", "2")
     weights = json.loads((out / "manifest.json").read_text())["weights"]

@@ -6,7 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sparsec.ir.attributes import ArrayAttr, DictAttr, FloatAttr, StringAttr, i64_array
+from sparsec.ir.attributes import (
+    ArrayAttr,
+    DictAttr,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
+    i64_array,
+)
 from sparsec.ir.bsr import dense_to_bsr
 from sparsec.ir.core import Block, Operation
 from sparsec.ir.dialects.sparsec import (
@@ -23,7 +30,7 @@ from sparsec.ir.dialects.sparsec import (
 from sparsec.ir.interpreter import interpret, random_inputs
 from sparsec.ir.parser import parse_module
 from sparsec.ir.printer import print_op
-from sparsec.ir.types import i1, i32, tensor
+from sparsec.ir.types import i1, i32, i64, tensor
 from sparsec.ir.verifier import VerificationError, verify
 from sparsec.passes.fusion import Fusion
 from sparsec.passes.sparsify import Sparsify
@@ -252,3 +259,23 @@ def test_sparsify_after_fusion_keeps_the_epilogue(bias, make_module, body_ops):
     assert epilogue(bsr) == (["gelu", "residual"] if bias else ["gelu"])
     for got, want in zip(interpret(module, inputs), before, strict=True):  # BSR sums reorder
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("props, types, result, message", [
+    ({"heads": 2}, [tensor((1, 4, 6, 3))] * 3, tensor((1, 4, 2, 3)), "go together"),
+    ({"heads": 2, "head_offsets": [0, 2]}, [tensor((1, 4, 6, 3))] * 3, tensor((1, 4, 2, 3)),
+     "go together"),
+    ({"heads": 0, "head_offsets": [0, 2, 4]}, [tensor((1, 4, 6, 3))] * 3, tensor((1, 4, 0, 3)),
+     "must be >= 1"),
+    ({"heads": 2, "head_offsets": [0, 2, 5]}, [tensor((1, 4, 6, 3))] * 3, tensor((1, 4, 2, 3)),
+     r"value has 6 heads, not heads 5\.\.7"),
+    ({"heads": 2, "head_offsets": [0, 2, 4]}, [tensor((4, 6, 3))] * 3, tensor((4, 2, 3)),
+     "must have rank 4"),
+])
+def test_bad_head_slices_are_verify_errors(props, types, result, message):
+    layout = ["bshd"] * 4 if types[0].rank == 4 else ["bhsd"] * 4
+    attrs = {"scale": FloatAttr(1.0), "layout": ArrayAttr(tuple(StringAttr(s) for s in layout)),
+             "heads": IntegerAttr(props["heads"], i64)}
+    if "head_offsets" in props:
+        attrs["head_offsets"] = i64_array(props["head_offsets"])
+    rejected("sparsec.attention", types, attrs, result, message)

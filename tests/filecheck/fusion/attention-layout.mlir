@@ -96,3 +96,44 @@
   %o = "sparsec.permute"(%a) <{perm = array<i64: 1, 0, 2>}> : (tensor<2x8x4xf32>) -> tensor<8x2x4xf32>
   "func.return"(%o) : (tensor<8x2x4xf32>) -> ()
 }) : () -> ()
+
+// -----
+
+// q, k, v sliced from one tensor (combined projections): attention reads its heads in place,
+// from one reshape of that tensor into all of its heads; no slice is left to copy.
+// CHECK-LABEL: sym_name = "packed"
+// CHECK-NEXT: ^bb0
+// CHECK-NEXT: %[[R:.*]] = "sparsec.reshape"(%arg0) <{shape = array<i64: 1, 8, 6, 4>}> : (tensor<1x8x24xf32>) -> tensor<1x8x6x4xf32>
+// CHECK-NEXT: %[[A:.*]] = "sparsec.attention"(%[[R]], %[[R]], %[[R]], %arg1) <{head_offsets = array<i64: 0, 2, 4>, heads = 2, layout = ["bshd", "bshd", "bshd", "bshd"], scale = 0.5 : f64}> : (tensor<1x8x6x4xf32>, tensor<1x8x6x4xf32>, tensor<1x8x6x4xf32>, tensor<1x1x8x8xi1>) -> tensor<1x8x2x4xf32>
+// CHECK-NEXT: "func.return"(%[[A]])
+"func.func"() <{function_type = (tensor<1x8x24xf32>, tensor<1x1x8x8xi1>) -> tensor<1x8x2x4xf32>, sym_name = "packed"}> ({
+^bb0(%arg0: tensor<1x8x24xf32>, %arg1: tensor<1x1x8x8xi1>):
+  %sq = "sparsec.slice"(%arg0) <{axis = 2, end = 8, start = 0, step = 1}> : (tensor<1x8x24xf32>) -> tensor<1x8x8xf32>
+  %sk = "sparsec.slice"(%arg0) <{axis = 2, end = 16, start = 8, step = 1}> : (tensor<1x8x24xf32>) -> tensor<1x8x8xf32>
+  %sv = "sparsec.slice"(%arg0) <{axis = 2, end = 24, start = 16, step = 1}> : (tensor<1x8x24xf32>) -> tensor<1x8x8xf32>
+  %rq = "sparsec.reshape"(%sq) <{shape = array<i64: 1, 8, 2, 4>}> : (tensor<1x8x8xf32>) -> tensor<1x8x2x4xf32>
+  %rk = "sparsec.reshape"(%sk) <{shape = array<i64: 1, 8, 2, 4>}> : (tensor<1x8x8xf32>) -> tensor<1x8x2x4xf32>
+  %rv = "sparsec.reshape"(%sv) <{shape = array<i64: 1, 8, 2, 4>}> : (tensor<1x8x8xf32>) -> tensor<1x8x2x4xf32>
+  %q = "sparsec.permute"(%rq) <{perm = array<i64: 0, 2, 1, 3>}> : (tensor<1x8x2x4xf32>) -> tensor<1x2x8x4xf32>
+  %k = "sparsec.permute"(%rk) <{perm = array<i64: 0, 2, 1, 3>}> : (tensor<1x8x2x4xf32>) -> tensor<1x2x8x4xf32>
+  %v = "sparsec.permute"(%rv) <{perm = array<i64: 0, 2, 1, 3>}> : (tensor<1x8x2x4xf32>) -> tensor<1x2x8x4xf32>
+  %a = "sparsec.attention"(%q, %k, %v, %arg1) <{scale = 0.5 : f64}> : (tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x2x8x4xf32>, tensor<1x1x8x8xi1>) -> tensor<1x2x8x4xf32>
+  %o = "sparsec.permute"(%a) <{perm = array<i64: 0, 2, 1, 3>}> : (tensor<1x2x8x4xf32>) -> tensor<1x8x2x4xf32>
+  "func.return"(%o) : (tensor<1x8x2x4xf32>) -> ()
+}) : () -> ()
+
+// -----
+
+// Only the sliced operand moves; one that starts inside a head (start 2, heads of 4) stays.
+// CHECK-LABEL: sym_name = "partly"
+// CHECK: "sparsec.slice"(%arg0) <{axis = 2, end = 10, start = 2
+// CHECK: "sparsec.attention"(%{{.*}}, %{{.*}}, %arg2, %arg3) <{head_offsets = array<i64: 0, 0, 0>, heads = 2
+"func.func"() <{function_type = (tensor<1x8x24xf32>, tensor<1x8x16xf32>, tensor<1x8x2x4xf32>, tensor<1x1x8x8xi1>) -> tensor<1x8x2x4xf32>, sym_name = "partly"}> ({
+^bb0(%arg0: tensor<1x8x24xf32>, %arg1: tensor<1x8x16xf32>, %arg2: tensor<1x8x2x4xf32>, %arg3: tensor<1x1x8x8xi1>):
+  %sq = "sparsec.slice"(%arg0) <{axis = 2, end = 10, start = 2, step = 1}> : (tensor<1x8x24xf32>) -> tensor<1x8x8xf32>
+  %sk = "sparsec.slice"(%arg1) <{axis = 2, end = 8, start = 0, step = 1}> : (tensor<1x8x16xf32>) -> tensor<1x8x8xf32>
+  %q = "sparsec.reshape"(%sq) <{shape = array<i64: 1, 8, 2, 4>}> : (tensor<1x8x8xf32>) -> tensor<1x8x2x4xf32>
+  %k = "sparsec.reshape"(%sk) <{shape = array<i64: 1, 8, 2, 4>}> : (tensor<1x8x8xf32>) -> tensor<1x8x2x4xf32>
+  %a = "sparsec.attention"(%q, %k, %arg2, %arg3) <{layout = ["bshd", "bshd", "bshd", "bshd"], scale = 0.5 : f64}> : (tensor<1x8x2x4xf32>, tensor<1x8x2x4xf32>, tensor<1x8x2x4xf32>, tensor<1x1x8x8xi1>) -> tensor<1x8x2x4xf32>
+  "func.return"(%a) : (tensor<1x8x2x4xf32>) -> ()
+}) : () -> ()

@@ -1,7 +1,7 @@
 // Bad pipelines and options are one-line errors with exit status 1, never a traceback.
 
 // RUN: not sparsec opt %s -p nosuchpass 2>&1 | filecheck %s --check-prefix=UNKNOWN
-// UNKNOWN: error: unknown pass 'nosuchpass' (known passes: {{.*}}canonicalize, cse, dce
+// UNKNOWN: error: unknown pass 'nosuchpass' (known passes: {{.*}}canonicalize, combine-parallel-linears, cse, dce
 // UNKNOWN-NOT: Traceback
 
 // RUN: not sparsec opt %s -p "canonicalize{bogus=1}" 2>&1 | filecheck %s --check-prefix=OPTION
