@@ -114,10 +114,15 @@ class BsrPlan:
     tile_sweeps: bool = False  # token parts: each token tile sweeps every block row in turn
 
     @property
+    def share_tokens(self) -> int:
+        """Tokens of each thread's share with ``token_parts`` (static plans; all with one)."""
+        return self.m // self.token_parts
+
+    @property
     def sweep_tokens(self) -> int:
         """Tokens whose tiles sweep the block rows together (static plans): one tile, a
         thread's share of the tokens, or all of them."""
-        return self.token_tile if self.tile_sweeps else self.m // self.token_parts
+        return self.token_tile if self.tile_sweeps else self.share_tokens
 
     @property
     def row_blocks(self) -> int:
@@ -419,7 +424,7 @@ def bsr_linear_func(plan: BsrPlan) -> tirx.PrimFunc:
     """The scheduled TIR loop nest of ``plan`` (arguments: x, then ``plan.pack``'s data,
     indices and pointers, the epilogue's arguments, y)."""
     if plan.token_parts > 1 and (plan.dynamic or plan.m % plan.token_parts or (
-            plan.family == "tokens" and plan.m // plan.token_parts % plan.token_tile)):
+            plan.family == "tokens" and plan.share_tokens % plan.token_tile)):
         raise ValueError(f"token parts need a static token count they divide (into whole "
                          f"panels), not {plan.m}{' (dynamic)' if plan.dynamic else ''} in "
                          f"{plan.token_parts}")
@@ -500,7 +505,7 @@ class _Kernel:
         plan = self.plan
         xt = _token_panels(plan, self.m)
         if plan.token_parts > 1:
-            size = plan.m // plan.token_parts
+            size = plan.share_tokens
             with T.parallel(0, plan.token_parts) as part:
                 share = _Share(part * size, size, size)
                 _transpose(plan, x, xt, share, T.serial)
@@ -710,7 +715,7 @@ class _Kernel:
         ``sweep(tiles_of)`` once for the share, or with ``tile_sweeps`` once per token tile, where
         ``tiles_of(body)`` calls ``body(m0, tokens)`` for each tile of that sweep."""
         plan = self.plan
-        share, size = plan.m // plan.token_parts, plan.token_tile
+        share, size = plan.share_tokens, plan.token_tile
         start = part * share
 
         def sweeps(sweep: Callable[[TileLoop], None]) -> None:
