@@ -343,13 +343,19 @@ def _tile_sweeps(m: int, k: int, block: tuple[int, int], most: int, tile: int, b
     1.38x and 32x1 1.12-1.23x (12-token tiles before), AVX2 8x1 1.04-1.28x, 8x8 1.06-1.14x and
     16x1 (6-token tiles instead of 4) 1.09-1.38x (Zen 4, M = 128, N and K in 768 / 3072, 90 %,
     weights not yet in the caches and in them; medians of 4-6 processes). With tiles of 4 or
-    2 tokens (AVX2 16x1 and 32x1 as they were, 16x16) 0.7-1.05x, and at K = 3072 with x sliced
-    or transposed (AVX2 8x8, 8x1) 0.88-0.97x."""
+    2 tokens (AVX2 16x1 and 32x1 as they were) 0.7-1.05x, and at K = 3072 with x sliced or
+    transposed (AVX2 8x8 0.88-1.05x, 8x1 0.88-0.97x, 16x1 0.96x).
+
+    Blocks a line of x wide whose sweeping tiles hold more tokens than a tile that stays on one
+    block row (AVX2 16x16: 6 against 4) sweep although their weights outweigh x: 1.20-1.30x
+    with the weights cold, 1.14-1.19x hot, at every K (6-token tiles on one block row at a time
+    1.11-1.16x); AVX-512 16x16, whose 12-token tiles stay, 0.90-1.16x with 8-token sweeps."""
     x_lines = 1 if by_column else tile
     weight_lines = block[0] * block[1] / LINE_FLOATS
-    sliced_or_transposed = k > SLICE_COLUMNS and (by_column or most <= SMALL_TILE)
-    return (tile >= MIN_SWEEP_TILE and x_lines > weight_lines and not sliced_or_transposed
-            and _token_parts(m, tile, threads) > 1)
+    wide = block[1] >= LINE_FLOATS and tile > most
+    sliced_or_transposed = k > SLICE_COLUMNS and (by_column or most <= SMALL_TILE) and not wide
+    return (tile >= MIN_SWEEP_TILE and (x_lines > weight_lines or wide)
+            and not sliced_or_transposed and _token_parts(m, tile, threads) > 1)
 
 
 def _panel_parts(m: int, lanes: int, vectors: int, threads: int,

@@ -400,7 +400,10 @@ def test_small_token_tiles_split_the_tokens_among_the_threads(target, block, m, 
     ("znver3", (8, 8), 768, 768, 8), ("znver3", (16, 1), 768, 768, 6),  # 12 sums in registers
     ("znver3", (8, 1), 768, 3072, 0), ("znver3", (8, 8), 768, 3072, 0),  # long K
     ("znver3", (16, 1), 768, 3072, 0),
-    ("znver3", (32, 1), 768, 768, 0), ("znver3", (16, 16), 768, 768, 0)])  # 2 tokens; weights
+    ("znver3", (32, 1), 768, 768, 0), ("znver3", (32, 32), 768, 768, 0),  # 2-token tiles
+    # a line of x wide, 6 tokens a sweep against 4 on one block row: at every K
+    ("znver3", (16, 16), 768, 768, 6), ("znver3", (16, 16), 768, 3072, 6),
+    ("znver3", (16, 16), 3072, 768, 6)])
 def test_tiles_sweep_the_block_rows_where_x_outweighs_the_weights(target, block, n, k, tile):
     plan = plan_bsr_linear(128, n, k, block, parse_target(TARGETS[target], num_threads=2))
     assert plan.tile_sweeps == bool(tile)
