@@ -67,6 +67,8 @@ def _candidate(op: Operation) -> bool:
         return False
     if any(constant_array(value) is None for value in _weights(op)):
         return False
+    if op.name == BsrLinear.name and BsrLinear(op).dense_shape[0] % ints(op, "block_shape")[0]:
+        return False  # its last block row is padded: the next weight's rows would shift
     user = sole_user(op.result)
     return user is None or user.name not in FUSED_USERS
 

@@ -137,6 +137,8 @@ def absorb_head_slices(op: Operation) -> bool:
     if not whole:
         return False
     heads = op.operands[0].type.shape[2]
+    if heads is None:
+        return False
     props = {"heads": IntegerAttr(heads, i64), "head_offsets": i64_array(offsets)}
     new = _rebuilt(op, operands, "heads", props["heads"],
                    op.result.type, props)

@@ -61,8 +61,8 @@ def dense(emit, x, n: int, bias: bool = True):
 
 
 def bsr(emit, x, n: int, block=(2, 1), bias: bool = True):
-    keep = RNG.random((n // block[0], x.type.shape[-1] // block[1])) < 0.4
-    weight = np.kron(keep, np.ones(block)) * RNG.standard_normal((n, x.type.shape[-1]))
+    keep = RNG.random((-(-n // block[0]), x.type.shape[-1] // block[1])) < 0.4
+    weight = np.kron(keep, np.ones(block))[:n] * RNG.standard_normal((n, x.type.shape[-1]))
     arrays = dense_to_bsr(weight.astype(np.float32), block)
     operands = [x, emit.const(arrays.data), emit.const(arrays.indices, np.int32),
                 emit.const(arrays.indptr, np.int32)]
@@ -96,6 +96,17 @@ def test_bsr_linears_of_other_block_shapes_stay_apart(make_module, body_ops):
     ops = run_and_compare(make_module([X], build), "combine-parallel-linears", body_ops)
     assert names(ops).count("sparsec.bsr_linear") == 2  # the two 2x1 combined
     assert names(ops).count("sparsec.slice") == 2
+
+
+def test_bsr_weights_with_a_padded_block_row_stay_apart(make_module, body_ops):
+    """6 rows in 4x1 blocks: the second block row is half padding, so a weight stacked after it
+    would start 2 rows late."""
+    def build(emit, x):
+        return [bsr(emit, x, 6, (4, 1)), bsr(emit, x, 8, (4, 1)), bsr(emit, x, 4, (4, 1))]
+
+    ops = run_and_compare(make_module([X], build), "combine-parallel-linears", body_ops)
+    (combined,) = [op for op in ops if PARTS_ATTR in op.attributes]
+    assert list(combined.attributes[PARTS_ATTR]) == [8, 4]
 
 
 def test_what_fusion_folds_or_what_is_not_constant_stays_apart(make_module, body_ops):
