@@ -106,10 +106,10 @@ def joined_name(names: Sequence[str]) -> str:
 def _stacked(values: Sequence[Value], arrays: Sequence[np.ndarray]) -> Value:
     """A constant of ``arrays`` (already joined): a resource named after the originals when
     they are resources, else inline."""
-    keys = [producer(v, "sparsec.constant").properties["value"] for v in values]
+    originals = [producer(v, "sparsec.constant").properties["value"] for v in values]
     array = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
-    if all(isinstance(key, DenseResourceAttr) for key in keys):
-        attr = DenseResourceAttr.from_array(joined_name([key.key for key in keys]), array)
+    if all(isinstance(attr, DenseResourceAttr) for attr in originals):
+        attr = DenseResourceAttr.from_array(joined_name([a.key for a in originals]), array)
     else:
         attr = DenseElementsAttr.from_array(array)
     return Constant.build(properties={"value": attr}).result

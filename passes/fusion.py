@@ -83,7 +83,7 @@ def fuse_epilogue(op: Operation) -> bool:
     if len(chain) == 1:
         return False
     epilogue = ArrayAttr(tuple(StringAttr(stage) for stage in stages))
-    fused = _rebuilt(op, [*op.operands, *extra], "epilogue", epilogue, chain[-1].result.type)
+    fused = _rebuilt(op, [*op.operands, *extra], {"epilogue": epilogue}, chain[-1].result.type)
     replace_op(chain[-1], fused)
     for dead in reversed(chain[:-1]):
         dead.erase()
@@ -111,7 +111,7 @@ def absorb_permutes(op: Operation) -> Operation | None:
         return None
     layout = ArrayAttr(tuple(StringAttr(name) for name in layouts))
     result_type = user.result.type if fold_result else op.result.type
-    new = _rebuilt(op, operands, "layout", layout, result_type)
+    new = _rebuilt(op, operands, {"layout": layout}, result_type)
     absorbed = [value.definer for value in op.operands if value not in operands]
     replace_op(user if fold_result else op, new)
     for dead in (op, *absorbed):
@@ -125,6 +125,9 @@ def absorb_head_slices(op: Operation) -> bool:
     projections' result) from that tensor in place: ``heads`` and ``head_offsets`` say where."""
     if attention_heads(op) is not None or attention_layouts(op)[:3] != ("bshd",) * 3:
         return False
+    heads = op.operands[0].type.shape[2]  # bshd: rank 4
+    if heads is None:
+        return False
     operands, offsets, whole = list(op.operands), [0, 0, 0], {}
     for i in range(3):
         found = _head_slice(operands[i])
@@ -136,12 +139,8 @@ def absorb_head_slices(op: Operation) -> bool:
         operands[i], offsets[i] = whole[id(source)], first_head
     if not whole:
         return False
-    heads = op.operands[0].type.shape[2]
-    if heads is None:
-        return False
     props = {"heads": IntegerAttr(heads, i64), "head_offsets": i64_array(offsets)}
-    new = _rebuilt(op, operands, "heads", props["heads"],
-                   op.result.type, props)
+    new = _rebuilt(op, operands, props, op.result.type)
     absorbed = [value.definer for value in op.operands[:3] if value not in operands]
     replace_op(op, new)
     for reshape in dict.fromkeys(absorbed):
@@ -177,12 +176,11 @@ def _all_heads(reshape: Operation, source: Value) -> Value:
     return Reshape.build([source, *Reshape(reshape).sizes], {"shape": i64_array(shape)}).result
 
 
-def _rebuilt(op: Operation, operands: list[Value], prop: str, value: Attribute,
-             result_type: Type, more: dict[str, Attribute] | None = None) -> Operation:
-    """A new ``op`` on ``operands`` with property ``prop`` (and ``more``) set, keeping its
-    annotations."""
-    properties = {**op.properties, prop: value, **(more or {})}
-    new = lookup(op.name).build(operands, properties, [result_type], location=op.location)
+def _rebuilt(op: Operation, operands: list[Value], props: dict[str, Attribute],
+             result_type: Type) -> Operation:
+    """A new ``op`` on ``operands`` with ``props`` set, keeping its annotations."""
+    new = lookup(op.name).build(operands, {**op.properties, **props}, [result_type],
+                                location=op.location)
     new.attributes.update(op.attributes)
     return new
 
